@@ -1,0 +1,26 @@
+// Maps runtime DType codes to the storage types of common.h, for backends.
+#pragma once
+
+#include "common.h"
+
+namespace sslfast {
+
+template <typename T>
+struct TypeTag { using type = T; };
+
+template <typename F>
+void dispatch_dtype(DType dtype, F&& f) {
+  switch (dtype) {
+    case DType::UInt8: f(TypeTag<uint8_t>{}); return;
+    case DType::Float16: f(TypeTag<Half>{}); return;
+    case DType::BFloat16: f(TypeTag<BFloat16>{}); return;
+    case DType::Float32: f(TypeTag<float>{}); return;
+  }
+}
+
+template <typename F>
+void dispatch_in_out(DType in, DType out, F&& f) {
+  dispatch_dtype(in, [&](auto in_tag) { dispatch_dtype(out, [&](auto out_tag) { f(in_tag, out_tag); }); });
+}
+
+}  // namespace sslfast

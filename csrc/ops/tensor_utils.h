@@ -1,0 +1,68 @@
+// Helpers shared by the op files: dtype codes, the fused affine map, device
+// guards. The user-facing argument checks live in sslfast/ops.py; the
+// TORCH_CHECKs here only guard memory safety for direct torch.ops calls.
+#pragma once
+
+#include <torch/library.h>
+#include <ATen/ATen.h>
+
+#ifdef SSLFAST_WITH_CUDA
+#include <c10/cuda/CUDAGuard.h>
+#endif
+
+#include <optional>
+
+#include "../kernels/common.h"
+
+namespace sslfast {
+
+inline DType dtype_code(at::ScalarType t, const char* what) {
+  switch (t) {
+    case at::kByte: return DType::UInt8;
+    case at::kHalf: return DType::Float16;
+    case at::kBFloat16: return DType::BFloat16;
+    case at::kFloat: return DType::Float32;
+    default: TORCH_CHECK_TYPE(false, what, ": expected uint8, float16, bfloat16 or float32, got ", t);
+  }
+}
+
+// The conversion from the input's value range to the output's, followed by
+// optional (x - mean) / std; computed in double, applied in float.
+inline ChannelAffine make_affine(at::ScalarType in, at::ScalarType out, int64_t channels,
+                                 const std::optional<at::ArrayRef<double>>& mean,
+                                 const std::optional<at::ArrayRef<double>>& std) {
+  double range = 1.0;  // multiply input values by this to reach output units
+  if (in == at::kByte && out != at::kByte) range = 1.0 / 255.0;
+  if (in != at::kByte && out == at::kByte) range = 255.0;
+  const int64_t count = mean ? (int64_t)mean->size() : 1;
+  TORCH_CHECK_VALUE(count >= 1 && count <= kMaxAffineChannels && (count == 1 || count == channels),
+                    "mean: expected 1 or ", channels, " values (at most ", kMaxAffineChannels, ")");
+  TORCH_CHECK_VALUE((bool)mean == (bool)std && (!std || (int64_t)std->size() == count),
+                    "mean and std: expected both or neither, of equal length");
+  ChannelAffine affine{};
+  affine.count = (int)count;
+  for (int64_t c = 0; c < count; ++c) {
+    const double m = mean ? (*mean)[c] : 0.0, s = std ? (*std)[c] : 1.0;
+    TORCH_CHECK_VALUE(s != 0.0 && s == s, "std: values must be non-zero and not NaN");
+    affine.scale[c] = (float)(range / s);
+    affine.bias[c] = (float)(-m / s);
+  }
+  return affine;
+}
+
+// Calls on_cpu() or on_cuda() by the tensor's device, under a device guard.
+template <typename Cpu, typename Cuda>
+void run_on_device(const at::Tensor& t, Cpu&& on_cpu, Cuda&& on_cuda) {
+  if (t.is_cpu()) return on_cpu();
+#ifdef SSLFAST_WITH_CUDA
+  if (t.is_cuda()) {
+    c10::cuda::CUDAGuard guard(t.device());
+    return on_cuda();
+  }
+#else
+  (void)on_cuda;
+#endif
+  TORCH_CHECK(false, "sslfast was built without support for device ", t.device());
+}
+
+}  // namespace sslfast
