@@ -1,0 +1,56 @@
+"""Pictures: captioned image grids written as PNG (OpenCV, no display needed)."""
+from __future__ import annotations
+
+import os
+from typing import Optional, Sequence
+
+import cv2
+import numpy as np
+import torch
+
+__all__ = ["image_grid", "save_png"]
+
+
+def _to_hwc_uint8(image: torch.Tensor) -> np.ndarray:
+    image = image.detach().cpu()
+    if image.dtype != torch.uint8:
+        image = (image.float().clamp(0, 1) * 255).round().to(torch.uint8)
+    if image.shape[0] == 1:
+        image = image.expand(3, -1, -1)
+    return np.ascontiguousarray(image.permute(1, 2, 0).numpy())
+
+
+def image_grid(images: torch.Tensor, captions: Optional[Sequence[str]] = None, columns: int = 4,
+               pad: int = 6, caption_height: int = 18, highlight: Optional[Sequence[bool]] = None) -> np.ndarray:
+    """Tile ``[N, C, H, W]`` images (uint8, or float in [0, 1]; C = 1 or 3) into
+    one RGB ``[rows*(H+pad+caption), columns*(W+pad), 3]`` uint8 array, each with
+    an optional caption above it; images flagged in ``highlight`` get a red frame."""
+    if images.dim() != 4 or images.shape[1] not in (1, 3):
+        raise ValueError(f"images: expected [N, 1 or 3, H, W], got {tuple(images.shape)}")
+    if captions is not None and len(captions) != images.shape[0]:
+        raise ValueError(f"captions: expected {images.shape[0]}, got {len(captions)}")
+    n, _, h, w = images.shape
+    rows = (n + columns - 1) // columns
+    cell_h, cell_w = h + pad + (caption_height if captions else 0), w + pad
+    grid = np.full((rows * cell_h + pad, columns * cell_w + pad, 3), 255, np.uint8)
+    for i in range(n):
+        top, left = (i // columns) * cell_h + pad, (i % columns) * cell_w + pad
+        if captions:
+            text = captions[i]
+            while len(text) > 1 and cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 0.45, 1)[0][0] > w:
+                text = text[:-1]  # clip to the cell
+            cv2.putText(grid, text, (left, top + caption_height - 5), cv2.FONT_HERSHEY_SIMPLEX,
+                        0.45, (0, 0, 0), 1, cv2.LINE_AA)
+            top += caption_height
+        if highlight is not None and highlight[i]:
+            cv2.rectangle(grid, (left - 3, top - 3), (left + w + 2, top + h + 2), (220, 30, 30), 3)
+        grid[top:top + h, left:left + w] = _to_hwc_uint8(images[i])
+    return grid
+
+
+def save_png(path: str, rgb: np.ndarray) -> str:
+    """Write an RGB uint8 array as PNG (creating folders); returns the path."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    if not cv2.imwrite(path, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)):
+        raise OSError(f"could not write {path}")
+    return path
