@@ -1,8 +1,8 @@
 // CPU backend of the rotate family: rows of the output are the work items.
 #include <ATen/Parallel.h>
 
-#include "backend.h"
 #include "../kernels/dispatch_dtypes.h"
+#include "../kernels/rotate.h"
 
 namespace sslfast::cpu {
 

@@ -1,8 +1,8 @@
 // CUDA backend of the rotate family: one thread per output element, each
 // calling the same per-element code as the CPU backend.
-#include "backend.h"
 #include "launch.h"
 #include "../kernels/dispatch_dtypes.h"
+#include "../kernels/rotate.h"
 
 namespace sslfast::cuda {
 

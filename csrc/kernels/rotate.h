@@ -97,4 +97,14 @@ SSLFAST_HD int64_t rotation_label(uint64_t seed, int64_t index) {
   return (int64_t)hash_below(counter_hash(seed, (uint64_t)index, kRotationField), 4);
 }
 
+// Backend entry points, defined in csrc/cpu/rotate.cpp and csrc/cuda/rotate.cu.
+namespace cpu {
+void rotate90(const Rotate90Args& args, DType in, DType out);
+void sample_rotation(uint64_t seed, const int64_t* index, int64_t* labels, int64_t n);
+}  // namespace cpu
+namespace cuda {
+void rotate90(const Rotate90Args& args, DType in, DType out);
+void sample_rotation(uint64_t seed, const int64_t* index, int64_t* labels, int64_t n);
+}  // namespace cuda
+
 }  // namespace sslfast

@@ -1,9 +1,6 @@
 // Schemas and dispatch of the rotate family.
 #include "tensor_utils.h"
-#include "../cpu/backend.h"
-#ifdef SSLFAST_WITH_CUDA
-#include "../cuda/backend.h"
-#endif
+#include "../kernels/rotate.h"
 
 namespace sslfast {
 namespace {

@@ -1,0 +1,137 @@
+"""Shared plumbing of the benchmark suites: the implementation record, the
+equivalence check, timing and allocator control.
+
+An op family's benchmark lives in its own ``<family>_impls.py`` module (see
+:mod:`benchmarks.rotate_impls`) and is listed in ``benchmarks.report.FAMILIES``;
+this module holds what every family shares.
+"""
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import statistics
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import torch
+
+try:  # page-fault counts (Linux / macOS); absent elsewhere
+    import resource
+except ImportError:  # pragma: no cover
+    resource = None
+
+
+class Unavailable(Exception):
+    """Raised by an implementation's factory when it cannot run here (library
+    missing, device not supported); the suites skip it and say why."""
+
+
+@dataclass(frozen=True)
+class Impl:
+    """One implementation of a family's job.
+
+    ``factory(inputs)`` does all per-input preparation that should stay out of
+    the timing (building a transform, converting the input to the library's
+    native layout) and returns a zero-argument callable that does the timed
+    job and returns the output tensor. ``devices`` lists where it can run.
+    """
+
+    name: str
+    factory: Callable[[Any], Callable[[], torch.Tensor]]
+    devices: Sequence[str] = ("cpu", "cuda")
+    note: str = ""
+    ident: str = field(default="")  # short id for pytest parametrisation
+
+    @property
+    def id(self) -> str:
+        return self.ident or self.name
+
+    def build(self, inputs, device: str) -> Callable[[], torch.Tensor]:
+        if device not in self.devices:
+            raise Unavailable(f"{self.name}: runs on {', '.join(self.devices)} only")
+        return self.factory(inputs)
+
+
+def assert_equivalent(actual: torch.Tensor, expected: torch.Tensor, *, name: str, atol: float = 1e-5) -> None:
+    """The peer must do the same work: same shape, dtype, device, a dense
+    layout, and values within ``atol`` (no relative slack)."""
+    if not isinstance(actual, torch.Tensor):
+        raise AssertionError(f"{name}: returned {type(actual).__name__}, not a tensor")
+    if not (actual.is_contiguous() or actual.is_contiguous(memory_format=torch.channels_last)):
+        raise AssertionError(f"{name}: output is not dense (strides {actual.stride()})")
+    torch.testing.assert_close(actual, expected, atol=atol, rtol=0,
+                               msg=lambda m: f"{name} disagrees with the reference:\n{m}")
+
+
+def synchronize(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def synchronized(fn: Callable[[], Any], device: str) -> Callable[[], Any]:
+    """``fn`` followed by a device synchronisation, so a timer sees the work."""
+    if not device.startswith("cuda"):
+        return fn
+
+    def run():
+        out = fn()
+        torch.cuda.synchronize()
+        return out
+
+    return run
+
+
+@dataclass
+class Timing:
+    median_s: float
+    min_s: float
+    reps: int
+    faults_per_call: float | None  # minor page faults per call (CPU runs), None if unknown
+
+
+def _minor_faults() -> int | None:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt if resource else None
+
+
+def time_callable(fn: Callable[[], Any], device: str, *, warmup: int = 2, min_reps: int = 10,
+                  min_time_s: float = 1.0, max_reps: int = 200) -> Timing:
+    """Median wall time of ``fn`` after ``warmup`` calls; repeats until both
+    ``min_reps`` calls and ``min_time_s`` seconds are reached (at most
+    ``max_reps``). On CUDA each call is bracketed by synchronisations."""
+    for _ in range(warmup):
+        fn()
+    synchronize(device)
+    times = []
+    faults0 = _minor_faults()
+    total = 0.0
+    while len(times) < max_reps and (len(times) < min_reps or total < min_time_s):
+        synchronize(device)
+        start = time.perf_counter()
+        fn()
+        synchronize(device)
+        elapsed = time.perf_counter() - start
+        times.append(elapsed)
+        total += elapsed
+    faults1 = _minor_faults()
+    faults = None if faults0 is None or faults1 is None else (faults1 - faults0) / len(times)
+    return Timing(statistics.median(times), min(times), len(times), faults)
+
+
+def reuse_freed_memory() -> bool:
+    """Keep freed heap memory in the process (glibc ``mallopt``), so large
+    outputs reuse already-touched pages instead of being mmap'ed afresh and
+    page-faulted on every call. Models a steady-state training loop where the
+    allocator has warmed up; it changes nothing on CUDA (PyTorch's caching
+    allocator already does this). Returns False where unsupported."""
+    name = ctypes.util.find_library("c")
+    if not name:
+        return False
+    try:
+        libc = ctypes.CDLL(name)
+        m_trim_threshold, m_mmap_threshold = -1, -3
+        ok = libc.mallopt(m_mmap_threshold, 1 << 30) == 1
+        ok &= libc.mallopt(m_trim_threshold, (1 << 31) - 1) == 1
+        return bool(ok)
+    except (OSError, AttributeError):
+        return False

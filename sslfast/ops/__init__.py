@@ -1,0 +1,16 @@
+"""Typed Python wrappers over ``torch.ops.sslfast``.
+
+This package is the only place that calls the native ops. Each wrapper checks
+its arguments and raises :class:`ValueError` or :class:`TypeError` naming the
+argument, what was expected and what was given; each op also has a fake
+(meta) kernel so it traces under ``torch.compile``. One module per op family.
+
+Conventions: images are ``[B, C, H, W]``, uint8 in [0, 255] or floating in
+[0, 1] as in torchvision. Per-sample randomness comes from *sampler* ops that
+hash ``(seed, index)``: a sample's parameters depend only on the seed and its
+index, never on batch size, device or call order.
+"""
+from ._checks import SUPPORTED_DTYPES
+from .rotate import rotate90, rotate90_all, sample_rotation
+
+__all__ = ["SUPPORTED_DTYPES", "rotate90", "rotate90_all", "sample_rotation"]
