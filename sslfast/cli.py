@@ -47,11 +47,11 @@ def _task_options(pairs: Sequence[str]) -> Dict[str, object]:
 
 
 def _dataset(name: str, split: str, size: int):
-    from .data import get_dataset
-
     if name not in ("photos", "shapes", "digits", "videos") and not os.path.isdir(name):
         raise CommandError(f"--data: {name!r} is neither a built-in data set (photos, shapes, digits, videos) "
                            "nor an existing folder")
+    from .data import get_dataset
+
     return get_dataset(name, split=split, size=size)
 
 
