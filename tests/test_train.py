@@ -206,3 +206,13 @@ def test_cli_show_refuses_a_checkpoint_of_another_task(tmp_path, capsys):
     Trainer(get_task("rotation"), photo_crops(32, 16), config(tmp_path, steps=1)).fit()
     assert cli_main(["show", "jigsaw_not_rotation", "--checkpoint", str(tmp_path / "checkpoint.pt")]) == 2
     assert "holds a 'rotation' model" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("mode", ["all", "one"])
+def test_rotation_batch_ops_agree(mode):
+    images = photo_crops(6, 16)
+    index = torch.arange(6)
+    fused = get_task("rotation", mode=mode).make_batch(images, index, 3)
+    plain = get_task("rotation", mode=mode, batch_ops="torch").make_batch(images, index, 3)
+    torch.testing.assert_close(fused[0], plain[0])
+    assert torch.equal(fused[1], plain[1])

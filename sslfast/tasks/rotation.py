@@ -32,17 +32,36 @@ class RotationNet(nn.Module):
 @register_task
 class RotationTask(PretextTask):
     """Options: ``mode`` ("all" or "one"), ``hidden`` (width of the head's
-    hidden layer, 0 for a linear head)."""
+    hidden layer, 0 for a linear head), ``batch_ops`` ("sslfast": the fused
+    ops; "torch": the plain torch.rot90 + normalise equivalent, kept to
+    measure what the fused ops buy in training throughput)."""
 
     name = "rotation"
 
-    def __init__(self, mode: str = "all", hidden: int = 0, mean=DEFAULT_MEAN, std=DEFAULT_STD):
+    def __init__(self, mode: str = "all", hidden: int = 0, mean=DEFAULT_MEAN, std=DEFAULT_STD,
+                 batch_ops: str = "sslfast"):
         if mode not in ("all", "one"):
             raise ValueError(f"mode: expected 'all' or 'one', got {mode!r}")
-        super().__init__(mode=mode, hidden=hidden, mean=tuple(mean), std=tuple(std))
-        self.mode, self.hidden, self.mean, self.std = mode, hidden, tuple(mean), tuple(std)
+        if batch_ops not in ("sslfast", "torch"):
+            raise ValueError(f"batch_ops: expected 'sslfast' or 'torch', got {batch_ops!r}")
+        super().__init__(mode=mode, hidden=hidden, mean=tuple(mean), std=tuple(std), batch_ops=batch_ops)
+        self.mode, self.hidden, self.mean, self.std, self.batch_ops = mode, hidden, tuple(mean), tuple(std), batch_ops
+
+    def _torch_batch(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """The same batch with plain torch ops (for throughput comparisons)."""
+        if self.mode == "all":
+            turned = torch.cat([torch.rot90(images, r, dims=(-2, -1)) for r in range(4)])
+        else:
+            turned = torch.stack([torch.rot90(img, int(k), dims=(-2, -1)) for img, k in zip(images, labels.tolist())])
+        mean = torch.tensor(self.mean, device=images.device).view(1, -1, 1, 1)
+        std = torch.tensor(self.std, device=images.device).view(1, -1, 1, 1)
+        return (turned.float() / 255 - mean) / std
 
     def make_batch(self, images: torch.Tensor, index: torch.Tensor, seed: int) -> Tuple[torch.Tensor, torch.Tensor]:
+        if self.batch_ops == "torch":
+            labels = (torch.arange(4, device=images.device).repeat_interleave(images.shape[0]) if self.mode == "all"
+                      else ops.sample_rotation(seed, index))
+            return self._torch_batch(images, labels), labels
         if self.mode == "all":
             return ops.rotate90_all(images, out_dtype=torch.float32, mean=self.mean, std=self.std)
         labels = ops.sample_rotation(seed, index)
