@@ -154,7 +154,7 @@ void run_case(std::mt19937_64& rng, const Case& k) {
     std::vector<Out> buffer((size_t)(numel + 2 * kGuard), sentinel);
     a.output = buffer.data() + kGuard;
     if (needs_stats)
-      for (int64_t p = 0; p < patches; ++p) patch_stats<In>(a, p, 0, 1, SingleLane{});
+      for (int64_t p = 0; p < patches; ++p) patch_stats<In, 1>(a, p, 0, SingleLane{});
     if (entry == 0) {
       for (int64_t p = 0; p < patches; ++p)
         for (int64_t c = 0; c < k.channels; ++c)
@@ -230,7 +230,7 @@ void test_out_of_range_parameters_stay_inside() {
   std::vector<float> out(3 * 3 * 2 * 3);
   a.output = out.data();
   for (int64_t p = 0; p < 3; ++p) {
-    patch_stats<float>(a, p, 0, 1, SingleLane{});
+    patch_stats<float, 1>(a, p, 0, SingleLane{});
     for (int64_t c = 0; c < 3; ++c)
       for (int64_t y = 0; y < 2; ++y) gather_patch_row<float, float>(a, patch_plan(a, p), p, c, y);
   }

@@ -31,7 +31,7 @@ void gather_patches(const GatherPatchesArgs& args, DType in, DType out) {
     using Out = typename decltype(out_tag)::type;
     at::parallel_for(0, args.patches, grain, [&](int64_t begin, int64_t end) {
       for (int64_t p = begin; p < end; ++p) {
-        if (args.stats) patch_stats<In>(args, p, 0, 1, SingleLane{});
+        if (args.stats) patch_stats<In, 1>(args, p, 0, SingleLane{});
         const PatchPlan plan = patch_plan(args, p);
         for (int64_t c = 0; c < args.channels; ++c)
           for (int64_t y = 0; y < args.patch_h; ++y) gather_patch_row<In, Out>(args, plan, p, c, y);

@@ -26,7 +26,7 @@ __global__ void patch_stats_kernel(const GatherPatchesArgs args) {
   const int64_t warps = (int64_t)gridDim.x * blockDim.x / kWarp;
   // Whole warps step together, so every lane of a warp joins each reduction.
   for (int64_t p = (blockIdx.x * (int64_t)blockDim.x + threadIdx.x) / kWarp; p < args.patches; p += warps)
-    patch_stats<In>(args, p, lane, kWarp, WarpTotal{});
+    patch_stats<In, kWarp>(args, p, lane, WarpTotal{});
 }
 
 template <typename In, typename Out>

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <mutex>
 #include <numeric>
+#include <type_traits>
 #include <vector>
 
 #include "common.h"
@@ -130,21 +131,42 @@ struct Moments {
   double mean, var;  // population variance
 };
 
-// Mean and variance of one channel of patch p. Lane `lane` of `lanes` sums
-// the columns x = lane (mod lanes) of every row; `total` adds a partial sum
+// Mean and variance of one channel of patch p. Lane `lane` of `Lanes` sums
+// the columns x = lane (mod Lanes) of every row; `total` adds a partial sum
 // over all lanes (the identity for one lane, a warp reduction on CUDA).
-// Sums are in double, so E[v^2] - E[v]^2 keeps float precision.
-template <typename In, typename Total>
+// Plain uint8 channels sum integers exactly; others sum in double, so
+// E[v^2] - E[v]^2 keeps float precision either way.
+template <typename In, int Lanes, typename Total>
 SSLFAST_HD Moments channel_moments(const GatherPatchesArgs& a, const PatchPlan& plan, const PatchFill& fill,
-                                   int64_t p, int64_t c, int lane, int lanes, const Total& total) {
+                                   int64_t p, int64_t c, int lane, const Total& total) {
+  const double n = (double)(a.patch_h * a.patch_w);
+  if constexpr (std::is_same_v<In, uint8_t>) {
+    if (!plan.gray && !is_dropped(plan, c)) {
+      const uint8_t* base = static_cast<const uint8_t*>(a.images) + plan.offset + c * a.height * a.width;
+      uint64_t sum = 0, squares = 0;
+      for (int64_t y = 0; y < a.patch_h; ++y) {
+        const uint8_t* row = base + y * a.width;
+        uint32_t row_sum = 0, row_squares = 0;  // < 2^32 for rows up to 66051 px
+        for (int64_t x = lane; x < a.patch_w; x += Lanes) {
+          const uint32_t v = row[x];
+          row_sum += v;
+          row_squares += v * v;
+        }
+        sum += row_sum;
+        squares += row_squares;
+      }
+      const double mean = total((double)sum) / n, unit = (double)a.unit_scale;
+      const double var = total((double)squares) / n - mean * mean;
+      return {mean * unit, var > 0.0 ? var * unit * unit : 0.0};
+    }
+  }
   double sum = 0.0, squares = 0.0;
   for (int64_t y = 0; y < a.patch_h; ++y)
-    for (int64_t x = lane; x < a.patch_w; x += lanes) {
+    for (int64_t x = lane; x < a.patch_w; x += Lanes) {
       const double v = patch_value<In>(a, plan, fill, p, c, y, x);
       sum += v;
       squares += v * v;
     }
-  const double n = (double)(a.patch_h * a.patch_w);
   const double mean = total(sum) / n;
   const double var = total(squares) / n - mean * mean;
   return {mean, var > 0.0 ? var : 0.0};
@@ -152,14 +174,14 @@ SSLFAST_HD Moments channel_moments(const GatherPatchesArgs& a, const PatchPlan& 
 
 // Fills patch p's entry of args.stats (see the layout above). Every lane
 // computes the same totals; only lane 0 writes.
-template <typename In, typename Total>
-SSLFAST_HD void patch_stats(const GatherPatchesArgs& a, int64_t p, int lane, int lanes, const Total& total) {
+template <typename In, int Lanes, typename Total>
+SSLFAST_HD void patch_stats(const GatherPatchesArgs& a, int64_t p, int lane, const Total& total) {
   float* out = a.stats + p * patch_stats_stride(a);
   const PatchPlan plan = patch_plan(a, p);
   PatchFill fill{0.0f, 0.0f};
   Moments kept{0.0, 0.0};
   if (plan.keep >= 0) {
-    kept = channel_moments<In>(a, plan, fill, p, plan.keep, lane, lanes, total);
+    kept = channel_moments<In, Lanes>(a, plan, fill, p, plan.keep, lane, total);
     fill = {(float)kept.mean, (float)(a.noise_std * sqrt(kept.var))};
   }
   if (lane == 0) {
@@ -170,7 +192,7 @@ SSLFAST_HD void patch_stats(const GatherPatchesArgs& a, int64_t p, int lane, int
   for (int64_t c = 0; c < a.channels; ++c) {
     float shift = 0.0f, scale = 1.0f;
     if (a.norm != PatchNorm::None) {
-      const Moments m = c == plan.keep ? kept : channel_moments<In>(a, plan, fill, p, c, lane, lanes, total);
+      const Moments m = c == plan.keep ? kept : channel_moments<In, Lanes>(a, plan, fill, p, c, lane, total);
       var_sum += m.var;
       shift = (float)m.mean;
       if (a.norm == PatchNorm::Patch) scale = (float)(1.0 / sqrt(m.var + (double)a.eps));
