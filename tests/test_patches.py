@@ -695,8 +695,8 @@ def test_cuda_matches_cpu(in_dtype, out_dtype, generator):
         cuda_mode = {k: (v.cuda() if isinstance(v, torch.Tensor) else v) for k, v in mode.items()}
         gpu = ops.gather_patches(images.cuda(), src.cuda(), origins.cuda(), (17, 13), out_dtype=out_dtype,
                                  noise_seed=9, **cuda_mode).cpu()
-        if out_dtype == torch.uint8:
-            assert (cpu.int() - gpu.int()).abs().max() <= (1 if "keep_channel" in mode else 0)
+        if out_dtype == torch.uint8:  # a luma at exactly .5 may round either way after an FMA
+            assert (cpu.int() - gpu.int()).abs().max() <= (1 if mode else 0)
         else:  # float rounding: fused multiply-adds, device log/cos in the noise
             torch.testing.assert_close(cpu.float(), gpu.float(), **LOW_PRECISION.get(out_dtype,
                                                                                         dict(atol=1e-4, rtol=1e-4)))
