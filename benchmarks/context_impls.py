@@ -15,59 +15,34 @@ match sslfast within atol 1e-4.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 
 from sslfast import ops
 
+from . import patch_jobs
 from .common import Impl
+from .patch_jobs import ATOL, SHAPES, bytes_moved  # noqa: F401  (read from this module by report.py)
+from .patch_jobs import EPS, SEED, PatchInputs, slice_patches, unfold_index
 
 FAMILY = "context"
 REFERENCE = "sslfast"
-SEED = 0
-EPS = 1e-5
-ATOL = 1e-4
-SHAPES = [(256, 3, 96, 96), (64, 3, 255, 255)]
 QUICK_SHAPES = SHAPES
 
 
-@dataclass
-class Inputs:
-    x: torch.Tensor        # uint8 [B, 3, S, S]
-    index: torch.Tensor    # int64 [B]
-    origins: torch.Tensor  # int64 [B, 2, 2]: centre, neighbour
-    patch: int
-    device: str
-
-    @property
-    def batch(self) -> int:
-        return self.x.shape[0]
-
-
 def group_name(shape) -> str:
-    return f"{FAMILY} {'x'.join(map(str, shape))}"
+    return patch_jobs.group_name(FAMILY, shape)
 
 
-def make_inputs(shape, device: str = "cpu", seed: int = 0) -> Inputs:
-    gen = torch.Generator().manual_seed(seed)
-    x = torch.randint(0, 256, tuple(shape), dtype=torch.uint8, generator=gen).to(device)
-    index = torch.arange(shape[0], device=device)
+def make_inputs(shape, device: str = "cpu", seed: int = 0) -> PatchInputs:
+    x, index = patch_jobs.random_batch(shape, device, seed)
     patch, _, _ = ops.context_geometry(shape[-2:])
     _, origins, _ = ops.sample_context(SEED, index, shape[-2:])
-    return Inputs(x, index, origins, patch, device)
+    return PatchInputs(x, index, origins, patch, device)
 
 
-def bytes_moved(inputs: Inputs) -> int:
-    b, c = inputs.x.shape[:2]
-    return b * 2 * c * inputs.patch ** 2 * (1 + 4)
-
-
-def definition(inputs: Inputs) -> torch.Tensor:
+def definition(inputs: PatchInputs) -> torch.Tensor:
     """Slices normalised in float64 (a slow oracle for sslfast)."""
-    x, p = inputs.x.cpu(), inputs.patch
-    patches = torch.stack([torch.stack([x[b, :, y:y + p, z:z + p] for y, z in inputs.origins[b].tolist()])
-                           for b in range(inputs.batch)]).double() / 255
+    patches = slice_patches(inputs.x.cpu(), inputs.origins.cpu(), inputs.size).double() / 255
     centred = patches - patches.mean(dim=(-2, -1), keepdim=True)
     rms = torch.sqrt(centred.pow(2).mean(dim=(-3, -2, -1), keepdim=True) + EPS)
     return (centred / rms).float().to(inputs.device)
@@ -82,8 +57,8 @@ def rms_normalize(patches_uint8: torch.Tensor) -> torch.Tensor:
     return patches.mul_(torch.rsqrt(mean_square.add_(EPS * 255 ** 2)))
 
 
-def _sslfast(inp: Inputs):
-    x, index, size, patch = inp.x, inp.index, tuple(inp.x.shape[-2:]), inp.patch
+def _sslfast(inp: PatchInputs):
+    x, index, size, patch = inp.x, inp.index, tuple(inp.x.shape[-2:]), inp.size
 
     def run():
         src, origins, _ = ops.sample_context(SEED, index, size)
@@ -92,27 +67,12 @@ def _sslfast(inp: Inputs):
     return run
 
 
-def _torch_slicing(inp: Inputs):
-    x, origins, p = inp.x, inp.origins, inp.patch
-
-    def run():
-        corners = origins.tolist()
-        patches = torch.stack([torch.stack([x[b, :, y:y + p, z:z + p] for y, z in pair])
-                               for b, pair in enumerate(corners)])
-        return rms_normalize(patches)
-
-    return run
+def _torch_slicing(inp: PatchInputs):
+    return lambda: rms_normalize(slice_patches(inp.x, inp.origins, inp.size))
 
 
-def _torch_unfold_index(inp: Inputs):
-    x, origins, p = inp.x, inp.origins, inp.patch
-    rows = torch.arange(x.shape[0], device=x.device)[:, None]
-
-    def run():
-        windows = x.unfold(2, p, 1).unfold(3, p, 1)
-        return rms_normalize(windows[rows, :, origins[..., 0], origins[..., 1]])
-
-    return run
+def _torch_unfold_index(inp: PatchInputs):
+    return lambda: rms_normalize(unfold_index(inp.x, inp.origins, inp.size))
 
 
 IMPLS = [

@@ -17,66 +17,37 @@ small, so float32 reorderings show up above 1e-5.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import torch
 
 from sslfast import ops
 
+from . import patch_jobs
 from .common import Impl, Unavailable
+from .patch_jobs import ATOL, SHAPES, bytes_moved  # noqa: F401  (read from this module by report.py)
+from .patch_jobs import EPS, SEED, PatchInputs, slice_patches, unfold_index
 
 FAMILY = "jigsaw"
 REFERENCE = "sslfast"
-SEED = 0
 N_PERMS = 100
-EPS = 1e-5
-ATOL = 1e-4
-SHAPES = [(256, 3, 96, 96), (64, 3, 255, 255)]
 QUICK_SHAPES = SHAPES
 
 
-@dataclass
-class Inputs:
-    x: torch.Tensor            # uint8 [B, 3, S, S]
-    index: torch.Tensor        # int64 [B]
-    permutations: torch.Tensor  # int64 [N_PERMS, 9]
-    origins: torch.Tensor      # int64 [B, 9, 2], tile corners in output order
-    order: torch.Tensor        # int64 [B, 9]: output slot j shows tile order[b, j]
-    cell: int
-    tile: int
-    device: str
-
-    @property
-    def batch(self) -> int:
-        return self.x.shape[0]
-
-
 def group_name(shape) -> str:
-    return f"{FAMILY} {'x'.join(map(str, shape))}"
+    return patch_jobs.group_name(FAMILY, shape)
 
 
-def make_inputs(shape, device: str = "cpu", seed: int = 0) -> Inputs:
-    gen = torch.Generator().manual_seed(seed)
-    x = torch.randint(0, 256, tuple(shape), dtype=torch.uint8, generator=gen).to(device)
-    index = torch.arange(shape[0], device=device)
+def make_inputs(shape, device: str = "cpu", seed: int = 0) -> PatchInputs:
+    x, index = patch_jobs.random_batch(shape, device, seed)
     permutations = ops.permutation_set(N_PERMS).to(device)
     cell, tile = ops.jigsaw_geometry(shape[-2:])
     _, origins, perm_id = ops.sample_jigsaw(SEED, index, shape[-2:], permutations=permutations)
-    return Inputs(x, index, permutations, origins, permutations[perm_id], cell, tile, device)
+    return PatchInputs(x, index, origins, tile, device, permutations, permutations[perm_id], cell)
 
 
-def bytes_moved(inputs: Inputs) -> int:
-    """Minimum traffic: read each tile's uint8 pixels once, write float32."""
-    b, c = inputs.x.shape[:2]
-    return b * 9 * c * inputs.tile ** 2 * (1 + 4)
-
-
-def definition(inputs: Inputs) -> torch.Tensor:
+def definition(inputs: PatchInputs) -> torch.Tensor:
     """Slices of the uint8 images, normalised in float64 (a slow oracle for sslfast)."""
-    x, t = inputs.x.cpu(), inputs.tile
-    tiles = torch.stack([torch.stack([x[b, :, y:y + t, z:z + t] for y, z in inputs.origins[b].tolist()])
-                         for b in range(inputs.batch)]).double() / 255
+    tiles = slice_patches(inputs.x.cpu(), inputs.origins.cpu(), inputs.size).double() / 255
     var, mean = torch.var_mean(tiles, dim=(-2, -1), keepdim=True, correction=0)
     return ((tiles - mean) / torch.sqrt(var + EPS)).float().to(inputs.device)
 
@@ -101,7 +72,7 @@ def normalize_tiles_numpy(tiles_uint8: np.ndarray) -> np.ndarray:
     return tiles
 
 
-def _cells(inputs: Inputs) -> torch.Tensor:
+def _cells(inputs: PatchInputs) -> torch.Tensor:
     """Top-left corner of each of the 9 cells, row-major: [9, 2]."""
     r = torch.arange(3, device=inputs.x.device) * inputs.cell
     return torch.stack(torch.meshgrid(r, r, indexing="ij"), dim=-1).view(9, 2)
@@ -110,8 +81,8 @@ def _cells(inputs: Inputs) -> torch.Tensor:
 # ---------------------------------------------------------------------------
 # Implementations
 # ---------------------------------------------------------------------------
-def _sslfast(inp: Inputs):
-    x, index, perms, size, tile = inp.x, inp.index, inp.permutations, tuple(inp.x.shape[-2:]), inp.tile
+def _sslfast(inp: PatchInputs):
+    x, index, perms, size, tile = inp.x, inp.index, inp.permutations, tuple(inp.x.shape[-2:]), inp.size
 
     def run():
         src, origins, _ = ops.sample_jigsaw(SEED, index, size, permutations=perms)
@@ -120,37 +91,20 @@ def _sslfast(inp: Inputs):
     return run
 
 
-def _torch_unfold_index(inp: Inputs):
-    x, origins, t = inp.x, inp.origins, inp.tile
-    rows = torch.arange(x.shape[0], device=x.device)[:, None]
-
-    def run():
-        # Every t x t window as a strided view [B, C, H-t+1, W-t+1, t, t]; one
-        # advanced-index gather picks the 9 tiles of each image in output order.
-        windows = x.unfold(2, t, 1).unfold(3, t, 1)
-        tiles = windows[rows, :, origins[..., 0], origins[..., 1]]  # [B, 9, C, t, t]
-        return normalize_tiles(tiles)
-
-    return run
+def _torch_unfold_index(inp: PatchInputs):
+    return lambda: normalize_tiles(unfold_index(inp.x, inp.origins, inp.size))
 
 
-def _torch_slicing(inp: Inputs):
-    x, origins, t = inp.x, inp.origins, inp.tile
-
-    def run():
-        corners = origins.tolist()  # one host transfer
-        tiles = torch.stack([torch.stack([x[b, :, y:y + t, z:z + t] for y, z in row]) for b, row in enumerate(corners)])
-        return normalize_tiles(tiles)
-
-    return run
+def _torch_slicing(inp: PatchInputs):
+    return lambda: normalize_tiles(slice_patches(inp.x, inp.origins, inp.size))
 
 
-def _kornia(inp: Inputs):
+def _kornia(inp: PatchInputs):
     try:
         import kornia
     except ImportError as exc:
         raise Unavailable(f"kornia not installed ({exc})") from None
-    x, t = inp.x, inp.tile
+    x = inp.x
     # RandomJigsaw shuffles whole cells; pin its permutation to ours. Its
     # entry at position k fills destination cell (k % 3, k // 3) (column-major)
     # with source cell perm[k] (row-major): slot j = 3r + q gets order[j].
@@ -160,20 +114,18 @@ def _kornia(inp: Inputs):
     params["permutation"] = inp.order[:, column_major].to(params["permutation"].device)
     # After the shuffle, slot j's tile sits at slot j's cell plus its source tile's jitter.
     corners = inp.origins - _cells(inp)[inp.order] + _cells(inp)
-    rows = torch.arange(x.shape[0], device=x.device)[:, None]
 
     def run():
         shuffled = aug(x.to(torch.float32), params=params)  # kornia needs float input
-        windows = shuffled.unfold(2, t, 1).unfold(3, t, 1)
         # kornia returns a transposed layout; the gathered tiles inherit it.
-        tiles = windows[rows, :, corners[..., 0], corners[..., 1]].contiguous()
+        tiles = unfold_index(shuffled, corners, inp.size).contiguous()
         var, mean = torch.var_mean(tiles, dim=(-2, -1), keepdim=True, correction=0)
         return tiles.sub_(mean).mul_(torch.rsqrt(var.add_(EPS * 255 ** 2)))
 
     return run
 
 
-def _albumentations(inp: Inputs):
+def _albumentations(inp: PatchInputs):
     try:
         import albumentations as A
     except ImportError as exc:
@@ -182,7 +134,7 @@ def _albumentations(inp: Inputs):
     # timing). RandomGridShuffle.apply(img, tiles, mapping) moves source cell
     # k to destination mapping[k]: mapping is the inverse of our order.
     x = np.ascontiguousarray(inp.x.cpu().numpy().transpose(0, 2, 3, 1))
-    cell, t = inp.cell, inp.tile
+    cell, t = inp.cell, inp.size
     cells = _cells(inp).cpu().numpy()
     grid_tiles = np.array([(y, z, y + cell, z + cell) for y, z in cells], dtype=np.int16)
     mappings = inp.order.argsort(dim=1).tolist()
