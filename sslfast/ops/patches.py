@@ -1,7 +1,12 @@
 """patches family (jigsaw, context prediction, Shuffle & Learn): gather N
 patches per sample fused with grayscale, colour dropping, per-patch
 normalisation and dtype conversion; the samplers of those tasks; the greedy
-maximal-Hamming permutation set."""
+maximal-Hamming permutation set.
+
+In eager mode the value checks (patches inside their images, given
+permutation sets) read the values back once per call, a host sync on GPU;
+they are skipped under ``torch.compile`` and CUDA graph capture, where the
+kernels clamp out-of-range places into the images instead."""
 from __future__ import annotations
 
 import functools
