@@ -610,6 +610,7 @@ def _gather(**overrides):
     (_gather(noise_seed=-1), ValueError, "noise_seed"),
     (_gather(noise_seed=1.5), TypeError, "noise_seed"),
     (_gather(noise_std=-0.1), ValueError, "noise_std"),
+    (_gather(noise_std=float("nan")), ValueError, "noise_std"),
     (_gather(eps=0.0), ValueError, "eps"),
     (_gather(eps=float("nan")), ValueError, "eps"),
     (_gather(out_dtype=torch.float64), TypeError, "out_dtype"),
@@ -646,6 +647,7 @@ def _gather(**overrides):
     (lambda: ops.sample_tuples(0, torch.arange(2), 8, 32, 16, positive=1.5), ValueError, "positive"),
     (lambda: ops.sample_color_drop(0, torch.arange(2), 0), ValueError, "patches"),
     (lambda: ops.sample_color_drop(0, torch.arange(2), 2, drop=-0.1), ValueError, "drop"),
+    (lambda: ops.sample_color_drop(0, torch.arange(2), 2, drop=float("nan")), ValueError, "drop"),
     (lambda: ops.sample_color_drop(0, torch.arange(2), 2, gray="x"), TypeError, "gray"),
 ])
 def test_bad_input_raises_clear_error(call, error, name):
