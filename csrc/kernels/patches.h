@@ -79,6 +79,12 @@ SSLFAST_HD PatchPlan patch_plan(const GatherPatchesArgs& a, int64_t p) {
           a.gray != nullptr && a.gray[p] != 0};
 }
 
+// Row y of channel c of a patch's source.
+template <typename In>
+SSLFAST_HD const In* source_row(const GatherPatchesArgs& a, const PatchPlan& plan, int64_t c, int64_t y) {
+  return static_cast<const In*>(a.images) + plan.offset + c * a.height * a.width + y * a.width;
+}
+
 // Standard normal draw for output element `element` (Box-Muller on one
 // 64-bit hash: 24 bits for the radius, 24 for the angle).
 SSLFAST_HD float patch_noise(uint64_t seed, int64_t element) {
@@ -142,10 +148,9 @@ SSLFAST_HD Moments channel_moments(const GatherPatchesArgs& a, const PatchPlan& 
   const double n = (double)(a.patch_h * a.patch_w);
   if constexpr (std::is_same_v<In, uint8_t>) {
     if (!plan.gray && !is_dropped(plan, c)) {
-      const uint8_t* base = static_cast<const uint8_t*>(a.images) + plan.offset + c * a.height * a.width;
       uint64_t sum = 0, squares = 0;
       for (int64_t y = 0; y < a.patch_h; ++y) {
-        const uint8_t* row = base + y * a.width;
+        const uint8_t* row = source_row<uint8_t>(a, plan, c, y);
         uint32_t row_sum = 0, row_squares = 0;  // < 2^32 for rows up to 66051 px
         for (int64_t x = lane; x < a.patch_w; x += Lanes) {
           const uint32_t v = row[x];
@@ -231,6 +236,13 @@ SSLFAST_HD PatchFill patch_fill(const GatherPatchesArgs& a, int64_t p) {
   return {s[0], s[1]};
 }
 
+// Nothing to compute for this channel (with In == Out): its elements are
+// copied bit for bit, as slicing does.
+SSLFAST_HD bool is_plain_copy(const GatherPatchesArgs& a, const PatchPlan& plan, int64_t c, const ChannelMap& m) {
+  return !plan.gray && !is_dropped(plan, c) && a.unit_scale == 1.0f && m.shift == 0.0f && m.multiplier == 1.0f &&
+         m.bias == 0.0f;
+}
+
 // One output element, given its flat index (CUDA: one thread each; the
 // statistics must be in args.stats already).
 template <typename In, typename Out>
@@ -241,17 +253,32 @@ SSLFAST_HD void gather_patch_element(const GatherPatchesArgs& a, int64_t flat) {
   const int64_t p = flat / (a.patch_w * a.patch_h * a.channels);
   const PatchPlan plan = patch_plan(a, p);
   const ChannelMap m = channel_map(a, p, c);
+  Out* out = static_cast<Out*>(a.output) + flat;
+  if constexpr (std::is_same_v<In, Out>) {
+    if (is_plain_copy(a, plan, c, m)) {
+      *out = source_row<In>(a, plan, c, y)[x];
+      return;
+    }
+  }
   const float v = patch_value<In>(a, plan, patch_fill(a, p), p, c, y, x);
-  store_value(static_cast<Out*>(a.output) + flat, (v - m.shift) * m.multiplier + m.bias);
+  store_value(out, (v - m.shift) * m.multiplier + m.bias);
 }
 
 // One whole output row (p, c, y, :) (CPU: the rows of a patch follow its
-// statistics). Split by case so the common one, a plain copy, vectorises.
+// statistics). Split by case so the common ones, a copy or a plain
+// conversion, vectorise.
 template <typename In, typename Out>
 SSLFAST_HD void gather_patch_row(const GatherPatchesArgs& a, const PatchPlan& plan, int64_t p, int64_t c, int64_t y) {
   const int64_t first = ((p * a.channels + c) * a.patch_h + y) * a.patch_w;
   Out* out = static_cast<Out*>(a.output) + first;
   const ChannelMap m = channel_map(a, p, c);
+  if constexpr (std::is_same_v<In, Out>) {
+    if (is_plain_copy(a, plan, c, m)) {
+      const In* src = source_row<In>(a, plan, c, y);
+      for (int64_t x = 0; x < a.patch_w; ++x) out[x] = src[x];
+      return;
+    }
+  }
   if (is_dropped(plan, c)) {
     const PatchFill fill = patch_fill(a, p);
     for (int64_t x = 0; x < a.patch_w; ++x)
@@ -260,7 +287,7 @@ SSLFAST_HD void gather_patch_row(const GatherPatchesArgs& a, const PatchPlan& pl
     for (int64_t x = 0; x < a.patch_w; ++x)
       store_value(out + x, (source_value<In>(a, plan, c, y * a.width + x) - m.shift) * m.multiplier + m.bias);
   } else {
-    const In* src = static_cast<const In*>(a.images) + plan.offset + c * a.height * a.width + y * a.width;
+    const In* src = source_row<In>(a, plan, c, y);
     for (int64_t x = 0; x < a.patch_w; ++x)
       store_value(out + x, (load_value(src + x) * a.unit_scale - m.shift) * m.multiplier + m.bias);
   }
