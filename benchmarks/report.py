@@ -1,6 +1,6 @@
 """Markdown timing tables for the op families: sslfast against its peers.
 
-    python -m benchmarks.report [--quick] [--device cpu|cuda] [--family rotate|all]
+    python -m benchmarks.report [--quick] [--device cpu|cuda] [--family rotate|jigsaw|context|permutations|all]
                                 [--reuse-freed-memory]
 
 For every family and batch shape it times each implementation (warm-up, then
@@ -13,8 +13,11 @@ implementation, median ms, images/s, and ratio = peer time / sslfast time
 
 Adding a family: write ``benchmarks/<family>_impls.py`` exposing FAMILY,
 REFERENCE, SHAPES, QUICK_SHAPES, IMPLS (a list of common.Impl), make_inputs,
-group_name, bytes_moved and definition (see rotate_impls.py), and list it in
-FAMILIES below; bench_<family>.py can reuse the same module.
+group_name, bytes_moved and definition (see rotate_impls.py), optionally ATOL
+(the equivalence tolerance, default 1e-5), and list it in FAMILIES below;
+bench_<family>.py can reuse the same module. A job that is not a batch of
+images exposes ``run_report(device, quick, out)`` instead and prints its own
+table (see permutation_impls.py).
 """
 from __future__ import annotations
 
@@ -31,6 +34,9 @@ from .common import Unavailable, assert_equivalent, reuse_freed_memory, synchron
 # family -> module with its implementations
 FAMILIES = {
     "rotate": "benchmarks.rotate_impls",
+    "jigsaw": "benchmarks.jigsaw_impls",
+    "context": "benchmarks.context_impls",
+    "permutations": "benchmarks.permutation_impls",
 }
 
 
@@ -43,6 +49,10 @@ def _fmt_rate(images_per_s: float) -> str:
 
 
 def run_family(module, device: str, quick: bool, out=sys.stdout) -> None:
+    if hasattr(module, "run_report"):  # a family with its own table (not a batch of images)
+        module.run_report(device, quick, out)
+        return
+    atol = getattr(module, "ATOL", 1e-5)  # equivalence tolerance of the family's job
     shapes = module.QUICK_SHAPES if quick else module.SHAPES
     timer_args = dict(warmup=1, rounds=5) if quick else dict(warmup=3, rounds=30, min_time_s=5.0)
     for shape in shapes:
@@ -52,7 +62,7 @@ def run_family(module, device: str, quick: bool, out=sys.stdout) -> None:
         reference_fn = next(i for i in module.IMPLS if i.name == module.REFERENCE).build(inputs, device)
         reference = reference_fn()
         # sslfast is checked against the job's definition; the peers against sslfast.
-        assert_equivalent(reference, module.definition(inputs), name=f"{module.REFERENCE} vs definition")
+        assert_equivalent(reference, module.definition(inputs), name=f"{module.REFERENCE} vs definition", atol=atol)
         impls, fns, skipped = [], [], []
         for impl in module.IMPLS:
             try:
@@ -61,7 +71,7 @@ def run_family(module, device: str, quick: bool, out=sys.stdout) -> None:
                 skipped.append((impl.name, str(exc)))
                 continue
             if impl.name != module.REFERENCE:
-                assert_equivalent(fn(), reference, name=impl.name)
+                assert_equivalent(fn(), reference, name=impl.name, atol=atol)
             impls.append(impl)
             fns.append(synchronized(fn, device))
         del reference

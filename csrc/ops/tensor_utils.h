@@ -31,14 +31,20 @@ inline DType dtype_code(at::ScalarType t, const char* what) {
   }
 }
 
+// Multiply input values by this to reach output units: uint8 is [0, 255],
+// floating is [0, 1].
+inline double value_range(at::ScalarType in, at::ScalarType out) {
+  if (in == at::kByte && out != at::kByte) return 1.0 / 255.0;
+  if (in != at::kByte && out == at::kByte) return 255.0;
+  return 1.0;
+}
+
 // The conversion from the input's value range to the output's, followed by
 // optional (x - mean) / std; computed in double, applied in float.
 inline ChannelAffine make_affine(at::ScalarType in, at::ScalarType out, int64_t channels,
                                  const std::optional<at::ArrayRef<double>>& mean,
                                  const std::optional<at::ArrayRef<double>>& std) {
-  double range = 1.0;  // multiply input values by this to reach output units
-  if (in == at::kByte && out != at::kByte) range = 1.0 / 255.0;
-  if (in != at::kByte && out == at::kByte) range = 255.0;
+  const double range = value_range(in, out);
   const int64_t count = mean ? (int64_t)mean->size() : 1;
   TORCH_CHECK_VALUE(count >= 1 && count <= kMaxAffineChannels && (count == 1 || count == channels),
                     "mean: expected 1 or ", channels, " values (at most ", kMaxAffineChannels, ")");
