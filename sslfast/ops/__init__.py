@@ -11,6 +11,10 @@ hash ``(seed, index)``: a sample's parameters depend only on the seed and its
 index, never on batch size, device or call order.
 """
 from ._checks import SUPPORTED_DTYPES
+from .render import (LIGHT_KINDS, PRIMITIVES, TEXTURES, Scenes, axis_angle, render_scenes, sample_scenes,
+                     scene_camera, scene_light, scene_object)
 from .rotate import rotate90, rotate90_all, sample_rotation
 
-__all__ = ["SUPPORTED_DTYPES", "rotate90", "rotate90_all", "sample_rotation"]
+__all__ = ["SUPPORTED_DTYPES", "rotate90", "rotate90_all", "sample_rotation",
+           "Scenes", "PRIMITIVES", "TEXTURES", "LIGHT_KINDS", "scene_object", "scene_light", "scene_camera",
+           "axis_angle", "render_scenes", "sample_scenes"]
