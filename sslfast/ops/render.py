@@ -2,7 +2,7 @@
 
 :func:`render_scenes` ray-casts analytic primitives -- sphere, box, cylinder,
 cone and an infinite (ground) plane -- with procedural textures, up to any
-number of lights (Lambert + Blinn-Phong highlight) and a pinhole camera, and
+number of lights (Lambert + Phong highlight) and a pinhole camera, and
 returns the image with its depth, normals, contours and instance ids.
 :func:`sample_scenes` draws random scenes from ``(seed, index)``.
 
@@ -41,17 +41,33 @@ scale only stretches the texture). A sphere of radius r is ``scale=r``.
 directional light the direction *towards* the light, for a point light its
 position), color (3: intensity per channel). Point lights do not fall off.
 
-``camera [B, 5]``: focal length in units of the image width (the principal
+``camera [B, 5]``: focal length f in units of the image width (the principal
 point is the image centre, pixels are square), ambient intensity, background
-colour (3) for rays that hit nothing.
+colour (3) for rays that hit nothing. The ray through pixel coordinate (u, v)
+of an H x W image (pixel (x, y) spans [x, x + 1) x [y, y + 1)) has direction
+((u - W/2) / (f W), (v - H/2) / (f W), 1); hits nearer than depth 1e-4 are
+ignored.
+
+Textures mix ``texture_color`` into ``color`` with a weight w in [0, 1],
+evaluated at the hit point p in unit-shape coordinates moved 0.01 inwards
+along the shape's normal (so faces on lattice planes do not flicker), scaled
+by ``frequency`` (g = frequency * p): checker, w = parity of floor(g.x) +
+floor(g.y) + floor(g.z); stripes, w = parity of floor(g.x); noise, w =
+0.65 N(g) + 0.35 N(2 g), N the trilinear interpolation with smoothstep
+weights of lattice values ``(h >> 40) / 2**24``, h = counter_hash(texture_seed,
+key, 0x4e6f6973) and key = (ix mod 2**21) | (iy mod 2**21) << 21 |
+(iz mod 2**21) << 42 at integer points (ix, iy, iz).
 
 Outputs
 -------
 A pixel's depth, normal and id come from the ray through its centre: depth is
 the hit's z (metric, planar depth; 0 where nothing was hit), normals are unit
 camera-space vectors turned to face the camera (0 where nothing was hit), ids
-are the object slot + 1 (0 = background). ``rgb`` = albedo x (ambient + sum of
-Lambert terms) + highlights, clipped to [0, 1]; with ``samples=s`` it is the
+are the object slot + 1 (0 = background). ``rgb`` = albedo x (ambient + sum
+over lights of max(0, n.l) x light colour) + sum over lights with n.l > 0 of
+specular x max(0, r.v)^32 x light colour, clipped to [0, 1]; l is the unit
+direction to the light, v the unit direction to the camera and r = 2 (n.l) n -
+l the mirror direction (Phong). With ``samples=s`` it is the
 mean of an s x s grid of sub-pixel rays (anti-aliasing; the label maps stay
 un-blended). ``edges`` marks object contours: 4-neighbours with different ids,
 or on one object with normals more than ``crease_angle`` apart; the contour
