@@ -69,7 +69,8 @@ def assert_matches_reference(got, want, *, rgb_atol=2e-3):
     mask = same[:, 0]
     np.testing.assert_allclose(got["depth"][:, 0][mask], want["depth"][:, 0][mask], rtol=1e-4, atol=1e-5)
     normal_error = np.abs(got["normals"] - want["normals"]).max(axis=1)[mask]
-    assert normal_error.max() < 2e-3
+    # Near a cone's apex float32 positions leave the normal's azimuth uncertain.
+    assert normal_error.max() < 1e-2 and (normal_error > 1e-3).mean() < 1e-3
     rgb_error = np.abs(got["rgb"] - want["rgb"]).max(axis=1)[mask]
     # A pixel centre on a texture-cell boundary may fall on either side.
     assert (rgb_error > rgb_atol).mean() < 1e-3 and np.median(rgb_error) < 1e-4
