@@ -20,32 +20,34 @@ pytestmark = [pytest.mark.bench]
 
 
 @pytest.fixture(scope="module")
-def _cache():
+def _references():
+    """(shape, device) -> (inputs, sslfast's output checked against the oracle)."""
     return {}
 
 
-def _reference(cache, shape, device):
-    key = (tuple(shape), device)
-    if key not in cache:
+def _timed_callable(references, shape, device, impl):
+    """The implementation's timed job for these inputs, after checking it."""
+    if device == "cuda" and not torch.cuda.is_available():
+        pytest.skip("no CUDA device")
+    if (shape, device) not in references:
         inputs = R.make_inputs(shape, device)
-        reference = next(i for i in R.IMPLS if i.name == R.REFERENCE).build(inputs, device)()
-        R.assert_equivalent(reference, R.definition(inputs), name=f"{R.REFERENCE} vs definition")
-        cache[key] = (inputs, reference)
-    return cache[key]
+        output = next(i for i in R.IMPLS if i.name == R.REFERENCE).build(inputs, device)()
+        R.assert_equivalent(output, R.definition(inputs), name=f"{R.REFERENCE} vs definition")
+        references[shape, device] = (inputs, output)
+    inputs, reference = references[shape, device]
+    try:
+        job = impl.build(inputs, device)
+    except Unavailable as exc:
+        pytest.skip(str(exc))
+    if impl.name != R.REFERENCE:
+        R.assert_equivalent(job(), reference, name=impl.name)
+    return inputs, synchronized(job, device)
 
 
 @pytest.mark.parametrize("impl", R.IMPLS, ids=lambda i: i.id)
 @pytest.mark.parametrize("shape", R.SHAPES, ids=lambda s: "x".join(map(str, s)))
-def test_render(benchmark, _cache, shape, impl, bench_device):
-    if bench_device == "cuda" and not torch.cuda.is_available():
-        pytest.skip("no CUDA device")
-    inputs, reference = _reference(_cache, shape, bench_device)
-    try:
-        fn = impl.build(inputs, bench_device)
-    except Unavailable as exc:
-        pytest.skip(str(exc))
-    if impl.name != R.REFERENCE:
-        R.assert_equivalent(fn(), reference, name=impl.name)
+def test_render(benchmark, _references, shape, impl, bench_device):
+    inputs, job = _timed_callable(_references, tuple(shape), bench_device, impl)
     benchmark.group = f"{R.group_name(shape)} {bench_device}"
     benchmark.extra_info.update(scenes=inputs.batch, note=impl.note)
-    benchmark(synchronized(fn, bench_device))
+    benchmark(job)

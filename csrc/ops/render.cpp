@@ -1,5 +1,6 @@
 // Schemas and dispatch of the render family.
 #include <cmath>
+#include <numbers>
 #include <tuple>
 
 #include "tensor_utils.h"
@@ -74,7 +75,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> render_sc
   args.height = height;
   args.width = width;
   args.samples = (int)samples;
-  args.crease_cos = (float)std::cos(crease_angle * M_PI / 180.0);
+  args.crease_cos = (float)std::cos(crease_angle * std::numbers::pi / 180.0);
   run_on_device(objects, [&] { cpu::render_scenes(args); },
                 [&] {
 #ifdef SSLFAST_WITH_CUDA
