@@ -60,23 +60,6 @@ def random_batch(generator, batch, n_objects, **kwargs):
     return Scenes.cat([random_scene(generator, n_objects, **kwargs) for _ in range(batch)])
 
 
-def assert_matches_reference(got, want, *, rgb_atol=2e-3):
-    """Pixels are ids-exact except where float32 and float64 disagree on a
-    grazing ray (allowed: 1 in 2000); the rest within float32 error."""
-    got = {k: v.float().numpy() if k != "ids" else v.numpy() for k, v in got.items()}
-    same = got["ids"] == want["ids"]
-    assert same.mean() >= 0.9995, f"ids differ at {(~same).sum()} pixels"
-    mask = same[:, 0]
-    np.testing.assert_allclose(got["depth"][:, 0][mask], want["depth"][:, 0][mask], rtol=1e-4, atol=1e-5)
-    normal_error = np.abs(got["normals"] - want["normals"]).max(axis=1)[mask]
-    # Near a cone's apex float32 positions leave the normal's azimuth uncertain.
-    assert normal_error.max() < 1e-2 and (normal_error > 1e-3).mean() < 1e-3
-    rgb_error = np.abs(got["rgb"] - want["rgb"]).max(axis=1)[mask]
-    # A pixel centre on a texture-cell boundary may fall on either side.
-    assert (rgb_error > rgb_atol).mean() < 1e-3 and np.median(rgb_error) < 1e-4
-    assert (got["edges"] != want["edges"]).mean() < 2e-3
-
-
 # --------------------------------------------------------------------------- analytic cases
 @pytest.mark.parametrize("radius, distance", [(1.0, 5.0), (0.25, 3.0), (2.0, 40.0), (0.05, 0.5)])
 def test_sphere_straight_ahead(radius, distance):
@@ -150,14 +133,14 @@ def test_random_scenes_match_numpy_reference(samples, generator):
     scenes = random_batch(generator, 6, 4)
     got = ops.render_scenes(scenes, 40, 48, samples=samples)
     want = reference.render(scenes.objects, scenes.lights, scenes.camera, 40, 48, samples=samples)
-    assert_matches_reference(got, want)
+    reference.assert_renders_match(got, want, scenes.camera)
 
 
 def test_sampled_scenes_match_numpy_reference():
     scenes = ops.sample_scenes(5, torch.arange(8), n_objects=(1, 4), ground_plane=0.7)
     got = ops.render_scenes(scenes, 48, 48, crease_angle=30.0)
     want = reference.render(scenes.objects, scenes.lights, scenes.camera, 48, 48, crease_angle=30.0)
-    assert_matches_reference(got, want)
+    reference.assert_renders_match(got, want, scenes.camera)
 
 
 def test_background_image_shows_where_nothing_is_hit(generator):
@@ -165,7 +148,7 @@ def test_background_image_shows_where_nothing_is_hit(generator):
     background = torch.randint(0, 256, (3, 3, 24, 32), dtype=torch.uint8, generator=generator)
     got = ops.render_scenes(scenes, 24, 32, background=background)
     want = reference.render(scenes.objects, scenes.lights, scenes.camera, 24, 32, background=background)
-    assert_matches_reference(got, want)
+    reference.assert_renders_match(got, want, scenes.camera)
     miss = (got["ids"] == 0).expand(-1, 3, -1, -1)
     torch.testing.assert_close(got["rgb"][miss], background[miss].float() / 255)
     as_float = ops.render_scenes(scenes, 24, 32, background=background.float() / 255)
