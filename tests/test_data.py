@@ -15,6 +15,15 @@ from sslfast.data.photos import STEREO_PAIR
 
 
 # --------------------------------------------------------------------------- photos
+def test_photos_are_real_colour_photographs():
+    photos = load_photos()
+    assert len(photos) == 11
+    for name, photo in photos.items():
+        assert photo.dtype == np.uint8 and photo.ndim == 3 and photo.shape[2] == 3, name
+        assert photo[..., 0].std() > 5 and not np.array_equal(photo[..., 0], photo[..., 1]), name
+        assert not photo.flags.writeable, name
+
+
 def boxes(dataset, n):
     return [dataset.crop_box(i) for i in range(n)]
 

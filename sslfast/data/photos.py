@@ -22,7 +22,7 @@ SPLITS = ("train", "test")
 
 @lru_cache(maxsize=1)
 def load_photos() -> Dict[str, np.ndarray]:
-    """Name -> uint8 ``[H, W, 3]`` RGB array, for every bundled photograph."""
+    """Name -> uint8 ``[H, W, 3]`` RGB array (read-only, cached), for every bundled photograph."""
     import skimage.data
     from sklearn.datasets import load_sample_image
 
@@ -31,7 +31,11 @@ def load_photos() -> Dict[str, np.ndarray]:
     photos["motorcycle_left"], photos["motorcycle_right"] = left, right
     photos["china"] = load_sample_image("china.jpg")
     photos["flower"] = load_sample_image("flower.jpg")
-    return {name: np.ascontiguousarray(photos[name][..., :3], dtype=np.uint8) for name in PHOTO_NAMES}
+    out = {}
+    for name in PHOTO_NAMES:  # read-only: the cache is shared by every caller
+        out[name] = np.array(photos[name][..., :3], dtype=np.uint8, order="C")
+        out[name].setflags(write=False)
+    return out
 
 
 class Box(NamedTuple):
