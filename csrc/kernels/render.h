@@ -578,13 +578,13 @@ SSLFAST_HD void render_pixel(const RenderArgs& a, int64_t b, int64_t y, int64_t 
     color = (step * step) * color;
   }
   const bool hit = centre.hit.slot >= 0;
-  const int64_t rgb_at = b * 3 * plane + within;
-  store_from_float(a.rgb, a.rgb_dtype, rgb_at, color.x * a.rgb_scale);
-  store_from_float(a.rgb, a.rgb_dtype, rgb_at + plane, color.y * a.rgb_scale);
-  store_from_float(a.rgb, a.rgb_dtype, rgb_at + 2 * plane, color.z * a.rgb_scale);
-  a.normals[rgb_at] = centre.normal.x;
-  a.normals[rgb_at + plane] = centre.normal.y;
-  a.normals[rgb_at + 2 * plane] = centre.normal.z;
+  const int64_t first_channel = b * 3 * plane + within;  // of the 3-channel outputs
+  store_from_float(a.rgb, a.rgb_dtype, first_channel, color.x * a.rgb_scale);
+  store_from_float(a.rgb, a.rgb_dtype, first_channel + plane, color.y * a.rgb_scale);
+  store_from_float(a.rgb, a.rgb_dtype, first_channel + 2 * plane, color.z * a.rgb_scale);
+  a.normals[first_channel] = centre.normal.x;
+  a.normals[first_channel + plane] = centre.normal.y;
+  a.normals[first_channel + 2 * plane] = centre.normal.z;
   a.depth[pixel] = hit ? centre.hit.t : 0.f;
   a.ids[pixel] = centre.hit.slot + 1;
 }
