@@ -111,6 +111,9 @@ class MeanColour(Encoder):
     def forward(self, x):
         return x
 
+    def probe_features(self, x, grid=2):
+        return self.pooled(x)
+
 
 def colour_classes(per_class: int, seed: int):
     generator = torch.Generator().manual_seed(seed)
@@ -151,9 +154,12 @@ def test_few_labels_picks_k_per_class():
 
 
 def test_backbones_report_their_width():
-    for name in ("small", "resnet18"):
+    for name, probe_width in (("small", (32 + 64 + 128) * 4), ("resnet18", (256 + 512) * 4)):
         encoder = build_backbone(name)
-        assert encoder.pooled(torch.randn(2, 3, 32, 32)).shape == (2, encoder.out_channels)
+        x = torch.randn(2, 3, 32, 32)
+        assert encoder.pooled(x).shape == (2, encoder.out_channels)
+        assert encoder.probe_features(x).shape == (2, probe_width)
+        assert torch.equal(encoder.stages(x)[-1], encoder(x))
     with pytest.raises(ValueError, match="backbone"):
         build_backbone("vgg")
 
