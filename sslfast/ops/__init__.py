@@ -11,6 +11,10 @@ hash ``(seed, index)``: a sample's parameters depend only on the seed and its
 index, never on batch size, device or call order.
 """
 from ._checks import SUPPORTED_DTYPES
+from .color import (ABPriorAccumulator, ColorizationBatch, ab_decode, ab_encode, ab_gamut_bins, ab_prior,
+                    colorization_batch, l_bin_centres, lab_to_rgb, quantize_l, rgb_to_lab)
 from .rotate import rotate90, rotate90_all, sample_rotation
 
-__all__ = ["SUPPORTED_DTYPES", "rotate90", "rotate90_all", "sample_rotation"]
+__all__ = ["SUPPORTED_DTYPES", "rotate90", "rotate90_all", "sample_rotation",
+           "rgb_to_lab", "lab_to_rgb", "ab_gamut_bins", "ab_encode", "colorization_batch", "ColorizationBatch",
+           "ab_prior", "ABPriorAccumulator", "ab_decode", "quantize_l", "l_bin_centres"]
