@@ -26,7 +26,10 @@ def want_cuda() -> bool:
 
 def extension():
     cpp = sorted(glob.glob("csrc/ops/*.cpp") + glob.glob("csrc/cpu/*.cpp"))
-    cxx = ["-O3", "-std=c++20", "-fvisibility=hidden"]
+    # No contraction into FMA: GCC fuses a*b+c by default even under -std=c++20,
+    # which would make results depend on which ISA copy of a loop runs
+    # (csrc/cpu/vectorize.h) and differ from the scalar code of the same math.
+    cxx = ["-O3", "-std=c++20", "-fvisibility=hidden", "-ffp-contract=off"]
     if not want_cuda():
         return CppExtension("sslfast._C", cpp, extra_compile_args={"cxx": cxx})
     if not torch.cuda.is_available() and "TORCH_CUDA_ARCH_LIST" not in os.environ:

@@ -1,6 +1,6 @@
 // csrc/kernels/color.h against references written here from the definitions
-// in double precision: the division-free cube root, the linearisation table
-// and its interpolation, sRGB -> Lab -> sRGB per pixel for every input type,
+// in double precision: the division-free roots, the uint8 table and the float
+// transfer curve, sRGB -> Lab -> sRGB per pixel for every input type,
 // and the cell-table k-nearest-bin search against a brute-force sort, for
 // lattice and scattered bins, ties, far-away points and overflowing cells.
 #include <algorithm>
@@ -40,17 +40,19 @@ std::vector<float> make_table() {
 }
 
 // ---------------------------------------------------------------- conversions
-void test_cube_root() {
-  double worst = 0;
+void test_roots() {
+  double worst_cube = 0, worst_fifth = 0;
   for (double e = -30; e <= 30; e += 0.001) {
     const float t = (float)std::pow(10.0, e);
-    const double exact = std::cbrt((double)t);
-    worst = std::max(worst, std::fabs(cube_root(t) - exact) / exact);
+    worst_cube = std::max(worst_cube, std::fabs(cube_root(t) / std::cbrt((double)t) - 1));
+    worst_fifth = std::max(worst_fifth, std::fabs(fifth_root(t) / std::pow((double)t, 0.2) - 1));
   }
-  CHECK_MSG(worst < 2.5e-7, "worst relative error %g", worst);
+  CHECK_MSG(worst_cube < 2.5e-7, "cube root: worst relative error %g", worst_cube);
+  CHECK_MSG(worst_fifth < 2.5e-7, "fifth root: worst relative error %g", worst_fifth);
   CHECK_EQ(cube_root(0.0f), 0.0f);
   CHECK_EQ(cube_root(1.0f), 1.0f);
   CHECK_EQ(cube_root(8.0f), 2.0f);
+  CHECK_EQ(fifth_root(32.0f), 2.0f);
 }
 
 void test_matrix_inverse() {
@@ -74,7 +76,7 @@ void test_linearize() {
     const float v = (float)(i / 1000000.0);
     worst = std::max(worst, std::fabs(linearize(&v, table.data()) - srgb_to_linear_reference(v)));
   }
-  CHECK_MSG(worst < 1.2e-7, "worst interpolation error %g", worst);  // float rounding near 1 included
+  CHECK_MSG(worst < 6e-7, "worst error of the float transfer curve %g", worst);
   // Out of range: clamped (NaN lands on an end).
   const float low = -3.0f, high = 7.5f, huge = 1e30f, nan = std::nanf("");
   CHECK_EQ(linearize(&low, table.data()), 0.0f);
@@ -145,13 +147,14 @@ void test_lab_to_rgb_clip_and_uint8() {
 struct Table {
   std::vector<int32_t> count = std::vector<int32_t>(kCellCount);
   std::vector<int16_t> cells = std::vector<int16_t>(kCellCount * kCellCapacity);
+  std::vector<float> bounds = std::vector<float>(kCellCount * kCellCapacity);
 };
 
 BinSearch make_search(const std::vector<float>& bins, int k, Table& table) {
   const int q = (int)bins.size() / 2;
   for (int cell = 0; cell < kCellCount; ++cell)
-    build_cell(bins.data(), q, k, cell, table.count.data(), table.cells.data());
-  return {bins.data(), q, k, 1.0f / 50.0f, table.count.data(), table.cells.data()};
+    build_cell(bins.data(), q, k, cell, table.count.data(), table.cells.data(), table.bounds.data());
+  return {bins.data(), q, k, 1.0f / 50.0f, table.count.data(), table.cells.data(), table.bounds.data()};
 }
 
 std::vector<int> brute_force(const std::vector<float>& bins, float a, float b, int k) {
@@ -268,7 +271,7 @@ void test_has_colour() {
 
 int main() {
   std::mt19937_64 rng(20240611);
-  test_cube_root();
+  test_roots();
   test_matrix_inverse();
   test_linearize();
   check_lab_pixels<uint8_t>("uint8", 20000, rng);

@@ -76,9 +76,11 @@ void lab_to_rgb(const LabArgs& args, DType in, DType out) {
   });
 }
 
-void build_bin_table(const float* bins, int num_bins, int k, int32_t* cell_count, int16_t* cell_bins) {
+void build_bin_table(const float* bins, int num_bins, int k, int32_t* cell_count, int16_t* cell_bins,
+                     float* cell_bound) {
   at::parallel_for(0, kCellCount, 64, [&](int64_t begin, int64_t end) {
-    for (int64_t cell = begin; cell < end; ++cell) build_cell(bins, num_bins, k, (int)cell, cell_count, cell_bins);
+    for (int64_t cell = begin; cell < end; ++cell)
+      build_cell(bins, num_bins, k, (int)cell, cell_count, cell_bins, cell_bound);
   });
 }
 

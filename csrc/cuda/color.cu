@@ -20,9 +20,9 @@ __global__ void lab_to_rgb_kernel(const LabArgs args, int64_t total) {
 }
 
 __global__ void build_bin_table_kernel(const float* bins, int num_bins, int k, int32_t* cell_count,
-                                       int16_t* cell_bins) {
+                                       int16_t* cell_bins, float* cell_bound) {
   for (int cell = blockIdx.x * blockDim.x + threadIdx.x; cell < kCellCount; cell += blockDim.x * gridDim.x)
-    build_cell(bins, num_bins, k, cell, cell_count, cell_bins);
+    build_cell(bins, num_bins, k, cell, cell_count, cell_bins, cell_bound);
 }
 
 template <typename In>
@@ -72,9 +72,10 @@ void lab_to_rgb(const LabArgs& args, DType in, DType out) {
   C10_CUDA_KERNEL_LAUNCH_CHECK();
 }
 
-void build_bin_table(const float* bins, int num_bins, int k, int32_t* cell_count, int16_t* cell_bins) {
+void build_bin_table(const float* bins, int num_bins, int k, int32_t* cell_count, int16_t* cell_bins,
+                     float* cell_bound) {
   build_bin_table_kernel<<<grid_for(kCellCount), kThreads, 0, current_stream()>>>(bins, num_bins, k, cell_count,
-                                                                                     cell_bins);
+                                                                                     cell_bins, cell_bound);
   C10_CUDA_KERNEL_LAUNCH_CHECK();
 }
 

@@ -74,50 +74,86 @@ constexpr float kLinearThreshold = 0.0031308f;    // the same point in linear li
 constexpr float kGrayscaleChroma = 5.0f;          // |a| or |b| above this: the pixel has colour
 
 // ---------------------------------------------------------------------------
+// Branch-free building blocks. The CPU pixel loops must vectorise, and a
+// compiler keeps a real branch around `c ? a : b` when it can sink the work of
+// one side into it (float math may trap, so it will not then run it
+// speculatively): these combine both sides through bit masks instead.
+// ---------------------------------------------------------------------------
+SSLFAST_HD float select_bits(bool take_a, float a, float b) {
+  const uint32_t mask = 0u - (uint32_t)take_a;
+  return bits_float((float_bits(a) & mask) | (float_bits(b) & ~mask));
+}
+
+// Floating inputs are clamped to [0, 1]. A NaN lands on 0 or 1 by its sign
+// bit (the Python wrappers reject NaN before it gets here).
+SSLFAST_HD_PIXEL float clamp_unit(float v) {
+  const uint32_t bits = float_bits(v), one = float_bits(1.0f);
+  const uint32_t keep = (bits >> 31) - 1u;  // all ones unless negative
+  const uint32_t over = 0u - (uint32_t)((int32_t)bits > (int32_t)one);
+  return bits_float((bits & keep & ~over) | (one & over));
+}
+
+// Root estimates from the exponent bits: bits(x^p) ~ (1 - p) bits(1.0f) +
+// p bits(x), computed in float so it vectorises; the constants are tuned for
+// the smallest worst-case error of the estimate.
+SSLFAST_HD float root_estimate(float x, float magic, float p) {
+  return bits_float((uint32_t)(int32_t)(magic + (float)(int32_t)float_bits(x) * p));
+}
+
+// Cube root of t >= 0 without a division or a libm call: the estimate of
+// r = t^(-1/3) (within 3.5%), two Newton steps r <- r (4 - t r^3) / 3
+// (relative error e -> 2e^2: 3e-3, then 1e-5), then y = t r^2 and one Newton
+// step on y itself, y <- y + (t - y^3) r^2 / 3. Within 2 float ulps of cbrt(t)
+// for t in [1e-30, 1e30]; t = 0 gives 0.
+SSLFAST_HD_PIXEL float cube_root(float t) {
+  float r = root_estimate(t, 1419916000.0f, -1.0f / 3.0f);
+  for (int step = 0; step < 2; ++step) r = r * (4.0f - t * r * r * r) * (1.0f / 3.0f);
+  const float y = t * r * r;
+  return y + (t - y * y * y) * (r * r) * (1.0f / 3.0f);
+}
+
+// Fifth root of x > 0 the same way: r = x^(-1/5) within 3.2%, two Newton
+// steps r <- r (6 - x r^5) / 5 (e -> 3e^2), then y = x r^4 and one step on y.
+SSLFAST_HD_PIXEL float fifth_root(float x) {
+  float r = root_estimate(x, 1277930000.0f, -0.2f);
+  for (int step = 0; step < 2; ++step) {
+    const float r2 = r * r;
+    r = r * (6.0f - x * r2 * r2 * r) * 0.2f;
+  }
+  const float r4 = (r * r) * (r * r), y = x * r4, y2 = y * y;
+  return y + (x - y2 * y2 * y) * r4 * 0.2f;
+}
+
+// ---------------------------------------------------------------------------
 // sRGB transfer function.
 // ---------------------------------------------------------------------------
-// Exact sRGB -> linear, in double: fills the tables below (host only).
+// Exact sRGB -> linear, in double: fills the uint8 table (host only).
 inline double srgb_to_linear_exact(double v) {
   return v > 0.04045 ? pow((v + 0.055) / 1.055, 2.4) : v / 12.92;
 }
 
-// Linearisation table: entries [0, 256) are exact for uint8 values v / 255;
-// entries [256, 256 + kLinearSteps] sample [0, 1] at 1 / kLinearSteps for
-// linear interpolation of floating inputs (error below 3e-8, under float
-// rounding). Computed once on the host and handed to kernels by pointer.
-constexpr int kLinearSteps = 4096;
-constexpr int kLinearTableSize = 256 + kLinearSteps + 1;
+// uint8 inputs are linearised through a table of the 256 values v / 255,
+// computed once on the host and handed to kernels by pointer.
+constexpr int kLinearTableSize = 256;
 
 inline void fill_linear_table(float* table) {
-  for (int i = 0; i < 256; ++i) table[i] = (float)srgb_to_linear_exact(i / 255.0);
-  for (int i = 0; i <= kLinearSteps; ++i) table[256 + i] = (float)srgb_to_linear_exact((double)i / kLinearSteps);
+  for (int i = 0; i < kLinearTableSize; ++i) table[i] = (float)srgb_to_linear_exact(i / 255.0);
 }
 
-// Floating inputs are clamped to [0, 1]; NaN becomes 0 (the Python wrappers
-// reject NaN before it gets here).
-SSLFAST_HD float clamp_unit(float v) { return v > 0.f ? (v < 1.f ? v : 1.f) : 0.f; }
+// sRGB -> linear for v in [0, 1] in float arithmetic alone (no table gather,
+// no libm), so it vectorises: x^2.4 = x^2 (x^(1/5))^2. Within 5e-7 of the
+// exact curve.
+SSLFAST_HD_PIXEL float srgb_to_linear(float v) {
+  const float x = (v + 0.055f) * (1.0f / 1.055f);
+  const float root = fifth_root(x);
+  return select_bits(v > kSrgbThreshold, x * x * (root * root), v * (1.0f / 12.92f));
+}
 
 SSLFAST_HD_PIXEL float linearize(const uint8_t* p, const float* table) { return table[*p]; }
 
-// Floating input: linear interpolation in the table. Written so loops over it
-// vectorise: compilers keep real branches around float selects on values a
-// later step could fold, so the clamp to [0, 1] is done on the table index
-// and the fraction instead; first |v| is capped at 2 through its bits (NaN
-// too), which keeps the float -> int conversion in range.
 template <typename T>
-SSLFAST_HD_PIXEL float linearize(const T* p, const float* table) {
-  const uint32_t bits = float_bits(load_value(p));
-  const uint32_t magnitude = bits & 0x7fffffffu, two = 0x40000000u;
-  const float v = bits_float((bits & 0x80000000u) | (magnitude < two ? magnitude : two));
-  const float x = v * (float)kLinearSteps;
-  int i = (int)x;
-  i = i > 0 ? i : 0;
-  i = i < kLinearSteps - 1 ? i : kLinearSteps - 1;
-  float fraction = x - (float)i;
-  fraction = fraction > 0.f ? fraction : 0.f;
-  fraction = fraction < 1.f ? fraction : 1.f;
-  const float* unit = table + 256;
-  return unit[i] + (unit[i + 1] - unit[i]) * fraction;
+SSLFAST_HD_PIXEL float linearize(const T* p, const float*) {
+  return srgb_to_linear(clamp_unit(load_value(p)));
 }
 
 // Linear -> sRGB (used by lab_to_rgb; negative input stays on the linear segment).
@@ -128,29 +164,8 @@ SSLFAST_HD float linear_to_srgb(float v) {
 // ---------------------------------------------------------------------------
 // Lab non-linearity.
 // ---------------------------------------------------------------------------
-// Cube root of t >= 0 without a division or a libm call, so loops over it
-// vectorise: an exponent-bit estimate of r = t^(-1/3) (within 3.5%), two
-// Newton steps r <- r (4 - t r^3) / 3 (relative error e -> 2e^2: 3e-3, then
-// 1e-5), then y = t r^2 and one Newton step on y itself,
-// y <- y + (t - y^3) r^2 / 3. Within 2 float ulps of cbrt(t) for t in
-// [1e-30, 1e30]; t = 0 gives 0.
-SSLFAST_HD_PIXEL float cube_root(float t) {
-  // bits(t^(-1/3)) ~ (4/3) bits(1.0f) - bits(t) / 3, the constant tuned for
-  // the smallest worst-case error; computed in float so it vectorises.
-  const float estimate_bits = 1419916000.0f - (float)(int32_t)float_bits(t) * (1.0f / 3.0f);
-  float r = bits_float((uint32_t)(int32_t)estimate_bits);
-  for (int step = 0; step < 2; ++step) r = r * (4.0f - t * r * r * r) * (1.0f / 3.0f);
-  const float y = t * r * r;
-  return y + (t - y * y * y) * (r * r) * (1.0f / 3.0f);
-}
-
-// Both branches are computed and combined through bit masks, so loops over
-// pixels vectorise: with a plain `?:` a compiler moves the cube root into a
-// conditional block and then may not execute float math speculatively.
 SSLFAST_HD_PIXEL float lab_f(float t) {
-  const float root = cube_root(t), line = kLabSlope * t + kLabOffset;
-  const uint32_t take_root = 0u - (uint32_t)(t > kLabEpsilon);
-  return bits_float((float_bits(root) & take_root) | (float_bits(line) & ~take_root));
+  return select_bits(t > kLabEpsilon, cube_root(t), kLabSlope * t + kLabOffset);
 }
 
 SSLFAST_HD float lab_f_inverse(float f) {
@@ -248,23 +263,26 @@ SSLFAST_HD void lab_to_rgb_pixel(const LabArgs& a, int64_t flat) {
 //
 // An exact search accelerated by a cell table: the plane [-128, 128)^2 is cut
 // into kCellsPerSide^2 square cells and each cell lists every bin that can be
-// among the k nearest of some point in it. For a cell, let R be the k-th
-// smallest *farthest* distance from the cell to a bin: every point of the
-// cell has k bins within R, so its k nearest all lie within R of it, hence
-// within R of the cell. The list is therefore the bins whose *nearest*
-// distance to the cell is at most R (plus a margin for float rounding).
-// Points outside the table, and cells whose list would overflow
-// kCellCapacity, fall back to scanning all Q bins. Both ways rank bins by
-// (squared distance, bin index), so results are identical.
-// ---------------------------------------------------------------------------
+// among the k nearest of some point in it. With c the cell's centre, h its
+// half-diagonal and R the k-th smallest distance from c to a bin: a point p of
+// the cell is within h of c, so its k-th nearest distance is at most R + h and
+// each of its k nearest bins lies within R + 2h of c. The list is the bins
+// that close to c, sorted by their distance d_c from c, each stored with the
+// lower bound (d_c - h)^2 on its squared distance to any point of the cell: a
+// scan stops at the first bin whose bound exceeds the k-th best so far. (The
+// radius and the bounds carry a margin for float rounding.) Points outside
+// the table, and cells whose list would overflow kCellCapacity, fall back to
+// scanning all Q bins. Both ways rank bins by (squared distance, bin index),
+// so the results are identical.
 constexpr int kMaxNeighbours = 16;
-constexpr int kCellsPerSide = 64;
+constexpr int kCellsPerSide = 32;
 constexpr int kCellCount = kCellsPerSide * kCellsPerSide;
 constexpr int kCellCapacity = 32;
 constexpr float kTableOrigin = -128.0f;
-constexpr float kCellSize = 4.0f;
-constexpr int kMaxBins = 32767;      // candidates are stored as int16
-constexpr float kRoundingMargin = 0.01f;  // ab units added to R
+constexpr float kCellSize = 8.0f;
+constexpr float kCellHalfDiagonal = kCellSize * 0.70710678f;
+constexpr int kMaxBins = 32767;           // candidates are stored as int16
+constexpr float kRoundingMargin = 0.01f;  // ab units added to the list's radius
 
 struct BinSearch {
   const float* bins;        // [num_bins, 2] (a, b) centres
@@ -272,17 +290,19 @@ struct BinSearch {
   int k;                    // 1..kMaxNeighbours, <= num_bins
   float inv_two_sigma2;     // 1 / (2 sigma^2) of the Gaussian weights
   const int32_t* cell_count;  // [kCellCount]: number of candidates, -1 = scan all bins
-  const int16_t* cell_bins;   // [kCellCount, kCellCapacity]
+  const int16_t* cell_bins;   // [kCellCount, kCellCapacity]: candidates, nearest the centre first
+  const float* cell_bound;    // [kCellCount, kCellCapacity]: their squared-distance lower bounds
 };
 
-// The k smallest (squared distance, index) pairs seen so far, ascending.
+// The k smallest (squared distance, index) pairs offered so far, ascending.
+// Only the first `size` entries are meaningful.
 struct NearestK {
   float dist[kMaxNeighbours];
   int index[kMaxNeighbours];
   int k;
   int size;
 
-  SSLFAST_HD explicit NearestK(int k_) : dist{}, index{}, k(k_), size(0) {}
+  SSLFAST_HD explicit NearestK(int k_) : k(k_), size(0) {}
 
   SSLFAST_HD static bool before(float d0, int i0, float d1, int i1) { return d0 < d1 || (d0 == d1 && i0 < i1); }
 
@@ -314,28 +334,35 @@ SSLFAST_HD int table_cell(float a, float b) {
 // Builds the candidate list of one cell (CPU: cells are the work items; CUDA:
 // one thread each).
 SSLFAST_HD void build_cell(const float* bins, int num_bins, int k, int cell, int32_t* cell_count,
-                           int16_t* cell_bins) {
-  const float a0 = kTableOrigin + (float)(cell / kCellsPerSide) * kCellSize, a1 = a0 + kCellSize;
-  const float b0 = kTableOrigin + (float)(cell % kCellsPerSide) * kCellSize, b1 = b0 + kCellSize;
-  NearestK farthest(k);
-  for (int j = 0; j < num_bins; ++j) {
-    const float ca = bins[2 * j], cb = bins[2 * j + 1];
-    const float da = fmaxf(fabsf(ca - a0), fabsf(ca - a1)), db = fmaxf(fabsf(cb - b0), fabsf(cb - b1));
-    farthest.offer(da * da + db * db, j);
-  }
-  const float radius = sqrtf(farthest.dist[k - 1]) + kRoundingMargin;
+                           int16_t* cell_bins, float* cell_bound) {
+  const float ca = kTableOrigin + ((float)(cell / kCellsPerSide) + 0.5f) * kCellSize;
+  const float cb = kTableOrigin + ((float)(cell % kCellsPerSide) + 0.5f) * kCellSize;
+  NearestK nearest(k);
+  for (int j = 0; j < num_bins; ++j) nearest.offer(squared_distance(bins + 2 * j, ca, cb), j);
+  const float radius = sqrtf(nearest.dist[k - 1]) + 2.0f * kCellHalfDiagonal + kRoundingMargin;
   const float radius2 = radius * radius;
   int16_t* out = cell_bins + (int64_t)cell * kCellCapacity;
+  float* bound = cell_bound + (int64_t)cell * kCellCapacity;
   int count = 0;
   for (int j = 0; j < num_bins; ++j) {
-    const float ca = bins[2 * j], cb = bins[2 * j + 1];
-    const float da = fmaxf(fmaxf(a0 - ca, ca - a1), 0.f), db = fmaxf(fmaxf(b0 - cb, cb - b1), 0.f);
-    if (da * da + db * db > radius2) continue;
+    const float d2 = squared_distance(bins + 2 * j, ca, cb);
+    if (d2 > radius2) continue;
     if (count == kCellCapacity) {
       count = -1;
       break;
     }
-    out[count++] = (int16_t)j;
+    // Insertion by centre distance (bins arrive in index order, so ties keep it).
+    int slot = count++;
+    for (; slot > 0 && bound[slot - 1] > d2; --slot) {
+      out[slot] = out[slot - 1];
+      bound[slot] = bound[slot - 1];
+    }
+    out[slot] = (int16_t)j;
+    bound[slot] = d2;
+  }
+  for (int c = 0; c < count; ++c) {  // centre distance -> lower bound for the whole cell
+    const float reach = sqrtf(bound[c]) - kCellHalfDiagonal - kRoundingMargin;
+    bound[c] = reach > 0.f ? reach * reach : 0.f;
   }
   cell_count[cell] = count;
 }
@@ -348,7 +375,9 @@ SSLFAST_HD void find_nearest(const BinSearch& s, float a, float b, NearestK& bes
     return;
   }
   const int16_t* candidates = s.cell_bins + (int64_t)cell * kCellCapacity;
+  const float* bound = s.cell_bound + (int64_t)cell * kCellCapacity;
   for (int c = 0; c < count; ++c) {
+    if (best.size == best.k && bound[c] > best.dist[best.k - 1]) break;  // the rest are farther
     const int j = candidates[c];
     best.offer(squared_distance(s.bins + 2 * j, a, b), j);
   }
@@ -447,14 +476,16 @@ SSLFAST_HD bool colorization_target_pixel(const ColorizationArgs& a, int64_t fla
 namespace cpu {
 void rgb_to_lab(const LabArgs& args, DType in, DType out);
 void lab_to_rgb(const LabArgs& args, DType in, DType out);
-void build_bin_table(const float* bins, int num_bins, int k, int32_t* cell_count, int16_t* cell_bins);
+void build_bin_table(const float* bins, int num_bins, int k, int32_t* cell_count, int16_t* cell_bins,
+                     float* cell_bound);
 void ab_encode(const AbEncodeArgs& args, DType in);
 void colorization_batch(const ColorizationArgs& args, DType in, DType out);
 }  // namespace cpu
 namespace cuda {
 void rgb_to_lab(const LabArgs& args, DType in, DType out);
 void lab_to_rgb(const LabArgs& args, DType in, DType out);
-void build_bin_table(const float* bins, int num_bins, int k, int32_t* cell_count, int16_t* cell_bins);
+void build_bin_table(const float* bins, int num_bins, int k, int32_t* cell_count, int16_t* cell_bins,
+                     float* cell_bound);
 void ab_encode(const AbEncodeArgs& args, DType in);
 void colorization_batch(const ColorizationArgs& args, DType in, DType out);
 }  // namespace cuda

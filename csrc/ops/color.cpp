@@ -77,7 +77,7 @@ at::Tensor lab_to_rgb(const at::Tensor& lab, at::ScalarType out_dtype, bool clip
 // Checks the bins and the encoding parameters, allocates the cell table next
 // to the bins and builds it. The returned search reads `table`'s tensors.
 struct BinTable {
-  at::Tensor count, cells;
+  at::Tensor count, cells, bounds;
 };
 
 BinSearch prepare_bin_search(const at::Tensor& bins, const at::Tensor& data, int64_t k, double sigma,
@@ -93,17 +93,19 @@ BinSearch prepare_bin_search(const at::Tensor& bins, const at::Tensor& data, int
   TORCH_CHECK_VALUE(sigma > 0.0, "sigma: expected a positive value, got ", sigma);
   table.count = at::empty({kCellCount}, bins.options().dtype(at::kInt));
   table.cells = at::empty({kCellCount, kCellCapacity}, bins.options().dtype(at::kShort));
+  table.bounds = at::empty({kCellCount, kCellCapacity}, bins.options());
   const float* centres = bins.const_data_ptr<float>();
   const int num_bins = (int)bins.size(0);
   int32_t* count = table.count.mutable_data_ptr<int32_t>();
   int16_t* cells = table.cells.mutable_data_ptr<int16_t>();
-  run_on_device(bins, [&] { cpu::build_bin_table(centres, num_bins, (int)k, count, cells); },
+  float* bounds = table.bounds.mutable_data_ptr<float>();
+  run_on_device(bins, [&] { cpu::build_bin_table(centres, num_bins, (int)k, count, cells, bounds); },
       [&] {
 #ifdef SSLFAST_WITH_CUDA
-        cuda::build_bin_table(centres, num_bins, (int)k, count, cells);
+        cuda::build_bin_table(centres, num_bins, (int)k, count, cells, bounds);
 #endif
       });
-  return {centres, num_bins, (int)k, (float)(1.0 / (2.0 * sigma * sigma)), count, cells};
+  return {centres, num_bins, (int)k, (float)(1.0 / (2.0 * sigma * sigma)), count, cells, bounds};
 }
 
 int64_t check_stride(int64_t stride) {
