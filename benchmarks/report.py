@@ -1,6 +1,6 @@
 """Markdown timing tables for the op families: sslfast against its peers.
 
-    python -m benchmarks.report [--quick] [--device cpu|cuda] [--family rotate|all]
+    python -m benchmarks.report [--quick] [--device cpu|cuda] [--family NAME|all]
                                 [--reuse-freed-memory]
 
 For every family and batch shape it times each implementation (warm-up, then
@@ -12,7 +12,9 @@ implementation, median ms, images/s, and ratio = peer time / sslfast time
 Adding a family: write ``benchmarks/<family>_impls.py`` exposing FAMILY,
 REFERENCE, SHAPES, QUICK_SHAPES, IMPLS (a list of common.Impl), make_inputs,
 group_name, bytes_moved and definition (see rotate_impls.py), and list it in
-FAMILIES below; bench_<family>.py can reuse the same module.
+FAMILIES below; bench_<family>.py can reuse the same module. A module may
+define its own ``assert_equivalent(actual, expected, *, name)`` (a tolerance
+of its own, tuple outputs); common.assert_equivalent is the default.
 """
 from __future__ import annotations
 
@@ -28,6 +30,8 @@ from .common import Unavailable, assert_equivalent, reuse_freed_memory, synchron
 # family -> module with its implementations
 FAMILIES = {
     "rotate": "benchmarks.rotate_impls",
+    "rgb_to_lab": "benchmarks.lab_impls",
+    "colorization": "benchmarks.colorization_impls",
 }
 
 
@@ -49,7 +53,8 @@ def run_family(module, device: str, quick: bool, out=sys.stdout) -> None:
         reference_fn = next(i for i in module.IMPLS if i.name == module.REFERENCE).build(inputs, device)
         reference = reference_fn()
         # sslfast is checked against the job's definition; the peers against sslfast.
-        assert_equivalent(reference, module.definition(inputs), name=f"{module.REFERENCE} vs definition")
+        check = getattr(module, "assert_equivalent", assert_equivalent)
+        check(reference, module.definition(inputs), name=f"{module.REFERENCE} vs definition")
         results, skipped = [], []
         for impl in module.IMPLS:
             try:
@@ -58,7 +63,7 @@ def run_family(module, device: str, quick: bool, out=sys.stdout) -> None:
                 skipped.append((impl.name, str(exc)))
                 continue
             if impl.name != module.REFERENCE:
-                assert_equivalent(fn(), reference, name=impl.name)
+                check(fn(), reference, name=impl.name)
             timing = time_callable(synchronized(fn, device), device, **timer_args)
             results.append((impl, timing))
             del fn

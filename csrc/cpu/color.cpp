@@ -16,16 +16,18 @@ namespace {
 constexpr int64_t kPixelGrain = 16384;  // pixels per task for the conversions
 constexpr int64_t kTargetGrain = 512;   // target pixels per task for the bin search
 
-// Calls run(image, p0, p1) for the pieces of the flat pixel range
-// [begin, end) of a [batch, pixels] space that lie inside one image each.
+// Calls run(image, p0, p1), in parallel, on pieces of the pixels of a
+// [batch, pixels] space that lie inside one image each.
 template <typename Run>
-void for_each_image_run(int64_t pixels, int64_t begin, int64_t end, const Run& run) {
-  while (begin < end) {
-    const int64_t image = begin / pixels, p0 = begin - image * pixels;
-    const int64_t p1 = std::min(pixels, p0 + (end - begin));
-    run(image, p0, p1);
-    begin += p1 - p0;
-  }
+void for_image_runs(int64_t batch, int64_t pixels, const Run& run) {
+  at::parallel_for(0, batch * pixels, kPixelGrain, [&](int64_t begin, int64_t end) {
+    while (begin < end) {
+      const int64_t image = begin / pixels, p0 = begin - image * pixels;
+      const int64_t p1 = std::min(pixels, p0 + (end - begin));
+      run(image, p0, p1);
+      begin += p1 - p0;
+    }
+  });
 }
 
 // Pixels [p0, p1) of one image (`src`, `dst`: its first planes).
@@ -49,11 +51,9 @@ void rgb_to_lab(const LabArgs& args, DType in, DType out) {
       using In = typename decltype(in_tag)::type;
       using Out = typename decltype(out_tag)::type;
       const int64_t pixels = args.pixels;
-      at::parallel_for(0, args.batch * pixels, kPixelGrain, [&](int64_t begin, int64_t end) {
-        for_each_image_run(pixels, begin, end, [&](int64_t image, int64_t p0, int64_t p1) {
-          rgb_to_lab_pixels(static_cast<const In*>(args.input) + image * 3 * pixels,
-                            static_cast<Out*>(args.output) + image * 3 * pixels, args.table, pixels, p0, p1);
-        });
+      for_image_runs(args.batch, pixels, [&](int64_t image, int64_t p0, int64_t p1) {
+        rgb_to_lab_pixels(static_cast<const In*>(args.input) + image * 3 * pixels,
+                          static_cast<Out*>(args.output) + image * 3 * pixels, args.table, pixels, p0, p1);
       });
     });
   });
@@ -65,12 +65,10 @@ void lab_to_rgb(const LabArgs& args, DType in, DType out) {
       using In = typename decltype(in_tag)::type;
       using Out = typename decltype(out_tag)::type;
       const int64_t pixels = args.pixels;
-      at::parallel_for(0, args.batch * pixels, kPixelGrain, [&](int64_t begin, int64_t end) {
-        for_each_image_run(pixels, begin, end, [&](int64_t image, int64_t p0, int64_t p1) {
-          const In* src = static_cast<const In*>(args.input) + image * 3 * pixels;
-          Out* dst = static_cast<Out*>(args.output) + image * 3 * pixels;
-          for (int64_t p = p0; p < p1; ++p) lab_to_rgb_at(src, dst, pixels, p, args.clip);
-        });
+      for_image_runs(args.batch, pixels, [&](int64_t image, int64_t p0, int64_t p1) {
+        const In* src = static_cast<const In*>(args.input) + image * 3 * pixels;
+        Out* dst = static_cast<Out*>(args.output) + image * 3 * pixels;
+        for (int64_t p = p0; p < p1; ++p) lab_to_rgb_at(src, dst, pixels, p, args.clip);
       });
     });
   });
@@ -99,12 +97,10 @@ void colorization_batch(const ColorizationArgs& args, DType in, DType out) {
       using In = typename decltype(in_tag)::type;
       using Out = typename decltype(out_tag)::type;
       const int64_t pixels = args.height * args.width;
-      at::parallel_for(0, args.batch * pixels, kPixelGrain, [&](int64_t begin, int64_t end) {
-        for_each_image_run(pixels, begin, end, [&](int64_t image, int64_t p0, int64_t p1) {
-          lightness_pixels(static_cast<const In*>(args.input) + image * 3 * pixels,
-                           static_cast<Out*>(args.lightness) + image * pixels, args.table, pixels, p0, p1,
-                           args.l_scale, args.l_bias);
-        });
+      for_image_runs(args.batch, pixels, [&](int64_t image, int64_t p0, int64_t p1) {
+        lightness_pixels(static_cast<const In*>(args.input) + image * 3 * pixels,
+                         static_cast<Out*>(args.lightness) + image * pixels, args.table, pixels, p0, p1,
+                         args.l_scale, args.l_bias);
       });
       // Targets by whole images, so each grayscale flag has one writer.
       const int64_t plane = args.out_height * args.out_width;

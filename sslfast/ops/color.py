@@ -50,6 +50,16 @@ def _check_rgb(images) -> torch.Tensor:
     return images
 
 
+def _check_float_planes(name: str, tensor, channels: int, meaning: str) -> torch.Tensor:
+    check_tensor(name, tensor, dims=4, dtypes=FLOAT_DTYPES)
+    if tensor.shape[1] != channels:
+        raise ValueError(f"{name}: expected [B, {channels}, H, W] ({meaning}), got shape {tuple(tensor.shape)}")
+    if tensor.shape[0] == 0:
+        raise ValueError(f"{name}: empty batch (B == 0)")
+    _check_no_nan(name, tensor)
+    return tensor
+
+
 def _check_int(name: str, value, low: int, high: Optional[int] = None) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"{name}: expected an int, got {type(value).__name__}")
@@ -116,12 +126,7 @@ def lab_to_rgb(lab: torch.Tensor, *, clip: bool = True, out_dtype: Optional[torc
     Returns:
         ``[B, 3, H, W]`` contiguous RGB.
     """
-    check_tensor("lab", lab, dims=4, dtypes=FLOAT_DTYPES)
-    if lab.shape[1] != 3:
-        raise ValueError(f"lab: expected 3 (L, a, b) channels, got shape {tuple(lab.shape)}")
-    if lab.shape[0] == 0:
-        raise ValueError("lab: empty batch (B == 0)")
-    _check_no_nan("lab", lab)
+    _check_float_planes("lab", lab, 3, "L, a, b")
     if out_dtype is None:
         out_dtype = lab.dtype
     elif out_dtype != torch.uint8:
@@ -246,12 +251,7 @@ def ab_encode(ab: torch.Tensor, bins: torch.Tensor, *, k: int = 5, sigma: float 
         ``(index, weight)``: int64 and float32 ``[B, k, h, w]``, nearest bin
         first; with ``dense=True`` the float32 ``[B, Q, h, w]`` tensor instead.
     """
-    check_tensor("ab", ab, dims=4, dtypes=FLOAT_DTYPES)
-    if ab.shape[1] != 2:
-        raise ValueError(f"ab: expected [B, 2, H, W], got shape {tuple(ab.shape)}")
-    if ab.shape[0] == 0:
-        raise ValueError("ab: empty batch (B == 0)")
-    _check_no_nan("ab", ab)
+    _check_float_planes("ab", ab, 2, "a, b")
     bins = _check_bins(bins, ab)
     k, sigma, stride = _check_encoding(bins, k, sigma, stride)
     index, weight = torch.ops.sslfast.ab_encode(ab.contiguous(), bins, k, sigma, stride)
