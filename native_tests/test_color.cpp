@@ -42,7 +42,7 @@ std::vector<float> make_table() {
 // ---------------------------------------------------------------- conversions
 void test_roots() {
   double worst_cube = 0, worst_fifth = 0;
-  for (double e = -30; e <= 30; e += 0.001) {
+  for (double e = -30; e <= 30; e += 0.003) {
     const float t = (float)std::pow(10.0, e);
     worst_cube = std::max(worst_cube, std::fabs(cube_root(t) / std::cbrt((double)t) - 1));
     worst_fifth = std::max(worst_fifth, std::fabs(fifth_root(t) / std::pow((double)t, 0.2) - 1));
@@ -72,8 +72,8 @@ void test_linearize() {
     CHECK_EQ(linearize(&byte, table.data()), (float)srgb_to_linear_reference(v / 255.0));
   }
   double worst = 0;
-  for (int i = 0; i <= 1000000; ++i) {
-    const float v = (float)(i / 1000000.0);
+  for (int i = 0; i <= 200000; ++i) {
+    const float v = (float)(i / 200000.0);
     worst = std::max(worst, std::fabs(linearize(&v, table.data()) - srgb_to_linear_reference(v)));
   }
   CHECK_MSG(worst < 6e-7, "worst error of the float transfer curve %g", worst);
@@ -199,7 +199,7 @@ std::vector<float> lattice_bins(float grid, float radius) {
 void test_nearest_bins(std::mt19937_64& rng) {
   std::uniform_real_distribution<float> wide(-150.f, 150.f), inside(-100.f, 100.f);
   std::vector<float> queries;
-  for (int i = 0; i < 5000; ++i) {
+  for (int i = 0; i < 3000; ++i) {
     queries.push_back(i % 4 ? inside(rng) : wide(rng));
     queries.push_back(i % 4 ? inside(rng) : wide(rng));
   }
@@ -224,11 +224,11 @@ void test_nearest_bins(std::mt19937_64& rng) {
   }
   for (int k : {1, 5, 16}) check_queries("scattered", scattered, k, queries);
 
-  // 2000 bins packed in a 20 x 20 square: their cells overflow and fall back
+  // 800 bins packed in a 12 x 12 square: their cells overflow and fall back
   // to the full scan, still exact.
   std::vector<float> packed;
-  std::uniform_real_distribution<float> small(-10.f, 10.f);
-  for (int j = 0; j < 2000; ++j) {
+  std::uniform_real_distribution<float> small(-6.f, 6.f);
+  for (int j = 0; j < 800; ++j) {
     packed.push_back(small(rng));
     packed.push_back(small(rng));
   }

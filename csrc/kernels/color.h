@@ -226,7 +226,7 @@ struct LabArgs {
 // restrict-qualified planes let the CPU loops over p vectorise.
 template <typename In, typename Out>
 SSLFAST_HD_PIXEL void rgb_to_lab_at(const In* __restrict in, Out* __restrict out, const float* __restrict table,
-                              int64_t pixels, int64_t p) {
+                                    int64_t pixels, int64_t p) {
   const Lab lab = linear_rgb_to_lab(linearize(in + p, table), linearize(in + pixels + p, table),
                                     linearize(in + 2 * pixels + p, table));
   store_value(out + p, lab.L);
@@ -441,7 +441,7 @@ struct ColorizationArgs {
 // Normalised L of pixel p of one image (`in`: its RGB planes; `out`: its L plane).
 template <typename In, typename Out>
 SSLFAST_HD_PIXEL void lightness_at(const In* __restrict in, Out* __restrict out, const float* __restrict table,
-                             int64_t pixels, int64_t p, float scale, float bias) {
+                                   int64_t pixels, int64_t p, float scale, float bias) {
   const float L = linear_rgb_to_lightness(linearize(in + p, table), linearize(in + pixels + p, table),
                                           linearize(in + 2 * pixels + p, table));
   store_value(out + p, L * scale + bias);
