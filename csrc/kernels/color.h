@@ -106,22 +106,24 @@ SSLFAST_HD float root_estimate(float x, float magic, float p) {
 // step on y itself, y <- y + (t - y^3) r^2 / 3. Within 2 float ulps of cbrt(t)
 // for t in [1e-30, 1e30]; t = 0 gives 0.
 SSLFAST_HD_PIXEL float cube_root(float t) {
+  const float third = t * (1.0f / 3.0f);  // the 1/3 folded in: r <- r (4/3 - (t/3) r^3)
   float r = root_estimate(t, 1419916000.0f, -1.0f / 3.0f);
-  for (int step = 0; step < 2; ++step) r = r * (4.0f - t * r * r * r) * (1.0f / 3.0f);
-  const float y = t * r * r;
-  return y + (t - y * y * y) * (r * r) * (1.0f / 3.0f);
+  for (int step = 0; step < 2; ++step) r = r * ((4.0f / 3.0f) - (third * r) * (r * r));  // t = 0: no inf * 0
+  const float r2 = r * r, y = t * r2;
+  return y + (t - y * y * y) * (r2 * (1.0f / 3.0f));
 }
 
 // Fifth root of x > 0 the same way: r = x^(-1/5) within 3.2%, two Newton
 // steps r <- r (6 - x r^5) / 5 (e -> 3e^2), then y = x r^4 and one step on y.
 SSLFAST_HD_PIXEL float fifth_root(float x) {
+  const float fifth = x * 0.2f;  // the 1/5 folded in: r <- r (6/5 - (x/5) r^5)
   float r = root_estimate(x, 1277930000.0f, -0.2f);
   for (int step = 0; step < 2; ++step) {
     const float r2 = r * r;
-    r = r * (6.0f - x * r2 * r2 * r) * 0.2f;
+    r = r * (1.2f - ((fifth * r) * r2) * r2);
   }
   const float r4 = (r * r) * (r * r), y = x * r4, y2 = y * y;
-  return y + (x - y2 * y2 * y) * r4 * 0.2f;
+  return y + (x - y2 * y2 * y) * (r4 * 0.2f);
 }
 
 // ---------------------------------------------------------------------------
