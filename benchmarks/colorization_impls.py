@@ -98,14 +98,17 @@ def definition(inputs: Inputs):
     return tuple(t.to(inputs.device) for t in out)
 
 
-def assert_equivalent(actual, expected, *, name: str) -> None:
+ATOL = 1e-4
+
+
+def assert_equivalent(actual, expected, *, name: str, atol: float = ATOL) -> None:
     lightness, index, weight, gray = actual
     want_lightness, want_index, want_weight, want_gray = expected
-    torch.testing.assert_close(lightness, want_lightness, atol=1e-4, rtol=0,
+    torch.testing.assert_close(lightness, want_lightness, atol=atol, rtol=0,
                                msg=lambda m: f"{name}: lightness differs:\n{m}")
     # Weights depend on the distances alone, so they agree even where two
     # (almost) equidistant bins come in the other order.
-    torch.testing.assert_close(weight, want_weight, atol=1e-4, rtol=0, msg=lambda m: f"{name}: weights differ:\n{m}")
+    torch.testing.assert_close(weight, want_weight, atol=atol, rtol=0, msg=lambda m: f"{name}: weights differ:\n{m}")
     same_set = (index.sort(dim=1).values == want_index.sort(dim=1).values).all(dim=1)
     differing = 1 - same_set.float().mean().item()
     if differing > 1e-3:

@@ -63,8 +63,11 @@ def definition(inputs: Inputs) -> torch.Tensor:
     return torch.from_numpy(lab).float().to(inputs.device)
 
 
-def assert_equivalent(actual, expected, *, name: str) -> None:
-    assert_close_to(actual, expected, name=name, atol=1.0 if name == OPENCV else 1e-3)
+ATOL = 1e-3
+
+
+def assert_equivalent(actual, expected, *, name: str, atol: float = ATOL) -> None:
+    assert_close_to(actual, expected, name=name, atol=1.0 if name == OPENCV else atol)
 
 
 # ---------------------------------------------------------------------------

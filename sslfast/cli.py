@@ -3,6 +3,7 @@
   sslfast pretrain TASK --data {photos,shapes,digits,videos,PATH} [--steps N ...]
   sslfast evaluate CHECKPOINT --data shapes --labels-per-class 10
   sslfast show TASK [--checkpoint C] --data photos
+  sslfast show {photos,shapes,digits,PATH}     (a data set's samples and labels)
   sslfast demo
 """
 from __future__ import annotations
@@ -12,7 +13,7 @@ import json
 import os
 import sys
 import time
-from typing import Dict, Optional, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import cv2
 import numpy as np
@@ -103,7 +104,39 @@ def evaluate(args) -> str:
     return text
 
 
+def show_data(name: str, split: str, size: int, count: int, out: str) -> List[str]:
+    """Write a captioned PNG grid of a data set's first ``count`` samples; for
+    ``shapes`` also a second PNG with each image's rgb, depth, normals, edges
+    and ids side by side. Returns the paths written."""
+    from .data import Shapes
+    from .viz import depth_to_rgb, image_grid, normals_to_rgb, save_png
+
+    dataset = _dataset(name, split, size)
+    items = [dataset[i] for i in range(min(count, len(dataset)))]
+    images = torch.stack([image for image, _ in items])
+    captions = [f"{i}: {dataset.classes[label]}" if label >= 0 and dataset.classes else f"#{i}"
+                for i, (_, label) in enumerate(items)]
+    paths = [save_png(out, image_grid(images, captions, columns=8))]
+    if isinstance(dataset, Shapes):
+        maps = dataset.render(range(min(count, 6)))
+        ids = maps["ids"].float() / max(1, int(maps["ids"].max()))
+        columns = [maps["rgb"], depth_to_rgb(maps["depth"]), normals_to_rgb(maps["normals"]),
+                   maps["edges"].expand(-1, 3, -1, -1), ids.expand(-1, 3, -1, -1)]
+        tiles = torch.stack(columns, dim=1).flatten(0, 1)
+        names = ["rgb", "depth", "normals", "edges", "ids"] * len(maps["rgb"])
+        root, extension = os.path.splitext(out)
+        paths.append(save_png(f"{root}_maps{extension}", image_grid(tiles, names, columns=len(columns))))
+    print(f"{name} ({split}, {len(dataset)} images, {size}px): wrote {', '.join(paths)}")
+    return paths
+
+
 def show(args) -> str:
+    from .data import BUILT_IN
+
+    if args.task in BUILT_IN or os.path.isdir(args.task):
+        name = os.path.basename(os.path.normpath(args.task))
+        return show_data(args.task, args.split, args.size, args.count,
+                         args.out or os.path.join("runs", "show", f"{name}.png"))[0]
     from .tasks import get_task
     from .train import load_checkpoint
     from .viz import image_grid, save_png
@@ -115,7 +148,7 @@ def show(args) -> str:
             raise CommandError(f"--checkpoint: {args.checkpoint} holds a {task.name!r} model, not {args.task!r}")
     else:
         task = get_task(args.task, **_task_options(args.option))
-    data = _dataset(args.data, "test", args.size)
+    data = _dataset(args.data, args.split, args.size)
     index = torch.arange(min(args.count, len(data)))
     images = torch.stack([torch.as_tensor(data[i][0] if isinstance(data[i], (tuple, list)) else data[i])
                           for i in index.tolist()])
@@ -214,8 +247,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--out", default=None, help="folder for the JSON/Markdown table (default: the checkpoint's)")
 
-    p = commands.add_parser("show", help="draw a task's pretext inputs and targets (and predictions)")
-    p.add_argument("task")
+    p = commands.add_parser("show", help="draw a task's pretext inputs and targets (and predictions), "
+                                         "or a data set's samples with their labels")
+    p.add_argument("task", help="a task name, or a data set (photos, shapes, digits or a folder)")
+    p.add_argument("--split", choices=("train", "test"), default="test")
     p.add_argument("--checkpoint", default=None)
     p.add_argument("--data", default="photos")
     p.add_argument("--size", type=int, default=96)
@@ -223,7 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--columns", type=int, default=8)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--option", action="append", metavar="KEY=VALUE")
-    p.add_argument("--out", default=None, help="PNG path (default runs/show/TASK.png)")
+    p.add_argument("--out", default=None, help="PNG path (default runs/show/TASK.png or DATASET.png)")
 
     p = commands.add_parser("demo", help="pretrain on built-in data, evaluate against random init, draw pictures")
     p.add_argument("--out", default=os.path.join("runs", "demo"))

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import torch
 
-__all__ = ["image_grid", "plot_curves", "save_png"]
+__all__ = ["image_grid", "plot_curves", "save_png", "depth_to_rgb", "normals_to_rgb"]
 
 
 def _to_hwc_uint8(image: torch.Tensor) -> np.ndarray:
@@ -90,3 +90,23 @@ def plot_curves(x: Sequence[float], curves: dict, title: str = "", size=(640, 40
             cv2.polylines(image, [points.reshape(-1, 1, 2)], False, colour, 2, cv2.LINE_AA)
         cv2.putText(image, name, (width - right - 150, top + 18 * (i + 1)), font, 0.45, colour, 1, cv2.LINE_AA)
     return image
+
+
+def depth_to_rgb(depth: torch.Tensor) -> torch.Tensor:
+    """``[N, 1, H, W]`` depth (0 = nothing) as float RGB in [0, 1] for viewing:
+    inverse depth scaled per image (near is bright) through OpenCV's
+    "turbo" colour map; black where there is nothing."""
+    inverse = torch.where(depth > 0, 1 / depth.clamp_min(1e-6), torch.zeros_like(depth))
+    scaled = inverse / inverse.amax(dim=(1, 2, 3), keepdim=True).clamp_min(1e-6)
+    levels = (scaled[:, 0] * 255).round().to(torch.uint8).cpu().numpy()
+    colored = np.stack([cv2.cvtColor(cv2.applyColorMap(level, cv2.COLORMAP_TURBO), cv2.COLOR_BGR2RGB)
+                        for level in levels])
+    rgb = torch.from_numpy(colored).permute(0, 3, 1, 2).float() / 255
+    return torch.where(depth.cpu() > 0, rgb, torch.zeros_like(rgb))
+
+
+def normals_to_rgb(normals: torch.Tensor) -> torch.Tensor:
+    """Unit normals ``[N, 3, H, W]`` as RGB (n + 1) / 2; black where the
+    normal is 0 (nothing hit)."""
+    hit = normals.abs().sum(dim=1, keepdim=True) > 0
+    return torch.where(hit, (normals + 1) / 2, torch.zeros_like(normals)).cpu()

@@ -1,5 +1,6 @@
 """Training core: Trainer, checkpoints/resume, DDP, transfer evaluation, CLI."""
 import os
+import socket
 import subprocess
 import sys
 import textwrap
@@ -182,8 +183,11 @@ def test_torchrun_two_processes_on_cpu(tmp_path):
         torch.distributed.destroy_process_group()
     """))
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    with socket.socket() as probe:  # a free port: parallel runs must not collide
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
     result = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-                             "--master_port", "29517", str(script)], capture_output=True, text=True, env=env,
+                             "--master_port", str(port), str(script)], capture_output=True, text=True, env=env,
                             timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "rank 0 rows 4" in result.stdout and "rank 1 rows 4" in result.stdout

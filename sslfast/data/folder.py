@@ -1,73 +1,113 @@
-"""A user's folder of images, decoded with OpenCV."""
+"""A folder of images on disk, decoded with OpenCV, robust to bad files."""
 from __future__ import annotations
 
 import os
 import warnings
-from typing import List, Tuple
+import zlib
+from typing import List, Optional, Tuple
 
 import cv2
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".jp2")
+SPLITS = ("train", "test", "all")
+TEST_FRACTION = 0.2
+
+
+def _in_split(relative_path: str, split: str) -> bool:
+    """Fixed 80/20 train/test assignment by a hash of the file's path."""
+    if split == "all":
+        return True
+    held_out = zlib.crc32(relative_path.encode()) % 1000 < TEST_FRACTION * 1000
+    return held_out == (split == "test")
 
 
 class ImageFolder(Dataset):
-    """Every image under ``root`` (any nesting), as ``(uint8 [3, size, size], label)``.
+    """Every image under ``root`` (any nesting, symlinks not followed).
 
-    As torchvision's ImageFolder, the first-level sub-folders are the classes
-    (label = their sorted position); images directly in ``root`` get label -1.
-    If ``root`` holds ``train/`` and ``test/`` folders, ``split`` picks one.
-    Images are resized (shorter side to ``size``, area filter when shrinking)
-    and centre-cropped. An unreadable file is skipped — replaced by the next
-    readable one — counted in ``unreadable`` and reported once, never crashing
-    a worker.
+    Labels as torchvision's ``ImageFolder``: when ``root`` has
+    sub-folders, each top-level sub-folder is a class (sorted names, label =
+    position; images directly in ``root`` are then ignored) and every image
+    anywhere beneath it carries its label; a folder of loose images is
+    unlabelled (label -1). Samples are in class order, then path order.
+    ``split`` "train"/"test" keeps a fixed 80/20
+    share of the files chosen by a hash of their paths; "all" keeps every
+    file.
+
+    Images are decoded as RGB with OpenCV and, with ``size``, resized so the
+    shorter side is ``size`` and centre-cropped to ``size`` x ``size``.
+    Files OpenCV cannot read are skipped, never raised: those whose header
+    no decoder accepts when the folder is scanned, and those that fail to
+    decode when loaded (the next readable file takes their place). Each is
+    listed in ``skipped`` as ``(path, reason)`` and warned about once; in
+    DataLoader workers each worker keeps its own list.
+
+    Items are ``(uint8 [3, H, W] tensor, label)``.
     """
 
-    def __init__(self, root: str, split: str = "train", size: int = 64):
+    def __init__(self, root: str, size: Optional[int] = None, *, split: str = "all",
+                 extensions: Tuple[str, ...] = IMAGE_EXTENSIONS):
         if not os.path.isdir(root):
-            raise FileNotFoundError(f"root: no such folder {root!r}")
-        if os.path.isdir(os.path.join(root, split)):
-            root = os.path.join(root, split)
+            raise ValueError(f"root: {root!r} is not a directory")
+        if split not in SPLITS:
+            raise ValueError(f"split: expected one of {', '.join(SPLITS)}, got {split!r}")
         self.root, self.size = root, size
-        self.classes = sorted(d for d in os.listdir(root) if os.path.isdir(os.path.join(root, d)))
+        self.skipped: List[Tuple[str, str]] = []
+        self._broken = set()
+        entries = sorted(os.scandir(root), key=lambda e: e.name)
+        class_dirs = [e.name for e in entries if e.is_dir(follow_symlinks=False)]
+        self.classes = tuple(class_dirs) if class_dirs else None
         self.samples: List[Tuple[str, int]] = []
-        for folder, _dirs, files in sorted(os.walk(root)):
-            relative = os.path.relpath(folder, root)
-            label = self.classes.index(relative.split(os.sep)[0]) if relative != "." else -1
-            self.samples += [(os.path.join(folder, f), label) for f in sorted(files)
-                             if f.lower().endswith(IMAGE_EXTENSIONS)]
+        tops = [(os.path.join(root, name), label) for label, name in enumerate(class_dirs)] or [(root, -1)]
+        for top, label in tops:
+            paths = sorted(os.path.join(directory, name) for directory, _, files in os.walk(top) for name in files
+                           if name.lower().endswith(extensions))
+            for path in paths:
+                if not _in_split(os.path.relpath(path, root), split):
+                    continue
+                if cv2.haveImageReader(path):
+                    self.samples.append((path, label))
+                else:
+                    self._skip(path, "no OpenCV decoder accepts its header")
         if not self.samples:
-            raise ValueError(f"root: no images ({', '.join(IMAGE_EXTENSIONS)}) under {root!r}")
-        self.unreadable: set = set()
+            raise ValueError(f"root: no readable images with extensions {', '.join(extensions)} under {root!r}"
+                             f" (split {split!r})")
 
     def __len__(self) -> int:
         return len(self.samples)
 
-    def _decode(self, path: str):
-        data = np.fromfile(path, dtype=np.uint8) if os.path.getsize(path) else np.zeros(0, np.uint8)
-        image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    def _skip(self, path: str, reason: str) -> None:
+        self.skipped.append((path, reason))
+        self._broken.add(path)
+        warnings.warn(f"sslfast.data.ImageFolder: skipping {path}: {reason}", RuntimeWarning, stacklevel=3)
+
+    def _decode(self, path: str) -> Optional[np.ndarray]:
+        try:
+            image = cv2.imread(path, cv2.IMREAD_COLOR_RGB)
+        except cv2.error:
+            image = None
         if image is None:
-            return None
+            self._skip(path, "failed to decode")
+        return image
+
+    def _fit(self, image: np.ndarray) -> np.ndarray:
+        if self.size is None:
+            return image
         h, w = image.shape[:2]
         scale = self.size / min(h, w)
-        resized = cv2.resize(image, (max(self.size, round(w * scale)), max(self.size, round(h * scale))),
-                             interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
-        top, left = (resized.shape[0] - self.size) // 2, (resized.shape[1] - self.size) // 2
-        crop = cv2.cvtColor(resized[top:top + self.size, left:left + self.size], cv2.COLOR_BGR2RGB)
-        return torch.from_numpy(np.ascontiguousarray(crop)).permute(2, 0, 1).contiguous()
+        new_h, new_w = max(self.size, round(h * scale)), max(self.size, round(w * scale))
+        image = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+        top, left = (new_h - self.size) // 2, (new_w - self.size) // 2
+        return image[top:top + self.size, left:left + self.size]
 
     def __getitem__(self, index: int):
-        for offset in range(len(self.samples)):
-            path, label = self.samples[(index + offset) % len(self.samples)]
-            try:
-                image = self._decode(path)
-            except OSError:
-                image = None
+        for step in range(len(self.samples)):
+            path, label = self.samples[(index + step) % len(self.samples)]
+            if path in self._broken:
+                continue
+            image = self._decode(path)
             if image is not None:
-                return image, label
-            if path not in self.unreadable:
-                self.unreadable.add(path)
-                warnings.warn(f"ImageFolder: skipping unreadable image {path}", stacklevel=2)
-        raise ValueError(f"root: none of the {len(self.samples)} images under {self.root!r} could be decoded")
+                return torch.from_numpy(np.ascontiguousarray(self._fit(image))).permute(2, 0, 1).contiguous(), label
+        raise RuntimeError(f"root: none of the {len(self.samples)} images under {self.root!r} could be decoded")
