@@ -267,7 +267,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "labels unused)")
     p.add_argument("--eval-data", nargs="+", default=["shapes", "digits"], help="labelled data sets for the probe")
     p.add_argument("--size", type=int, default=32)
-    p.add_argument("--steps", type=int, default=600)
+    p.add_argument("--steps", type=int, default=150, help="pretraining steps per data set")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     return parser
 

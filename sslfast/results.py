@@ -78,6 +78,8 @@ def run(plan: ResultsPlan, log=print) -> str:
                 for encoder_name, protocols in result.items():
                     scores.setdefault((task_name, data_name), {}).setdefault(encoder_name, []).extend(
                         protocols["linear"])
+                log(f"{task_name} -> {data_name}, seed {seed}: linear probe "
+                    + ", ".join(f"{name} {100 * p['linear'][0]:.1f}%" for name, p in result.items()))
     lines = [f"Linear probe, {plan.labels_per_class} labels per class, {plan.size} px, mean ± std over "
              f"{plan.seeds} pretraining seeds (accuracy %)", "",
              "| task | data | pretrained | random init | gain (points) | pretrain images/s |",
