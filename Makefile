@@ -9,7 +9,7 @@ DEV := $(VENV)/.stamp-dev
 EXTENSION := $(VENV)/.stamp-extension
 SOURCES := setup.py $(shell find csrc -name '*.h' -o -name '*.cpp' -o -name '*.cu')
 
-.PHONY: demo test test-all test-cuda bench native-test build clean
+.PHONY: demo test test-all test-cuda bench native-test build clean results
 
 demo: $(EXTENSION)
 	$(PY) -m sslfast demo
@@ -22,6 +22,9 @@ test-all: $(EXTENSION) $(DEV)
 
 test-cuda: $(EXTENSION) $(DEV)
 	$(PY) -m pytest -q -m cuda
+
+results: $(EXTENSION)
+	$(PY) -m sslfast results
 
 bench: $(EXTENSION) $(DEV)
 	$(PY) -m benchmarks.report

@@ -5,6 +5,7 @@
   sslfast show TASK [--checkpoint C] --data photos
   sslfast show {photos,shapes,digits,PATH}     (a data set's samples and labels)
   sslfast demo
+  sslfast results [--seeds 3]
 """
 from __future__ import annotations
 
@@ -205,6 +206,17 @@ def demo(args) -> None:
     print(f"done in {time.perf_counter() - start:.0f}s")
 
 
+def results(args) -> None:
+    """Each task against random init, mean ± std over pretraining seeds."""
+    from .results import ResultsPlan, run
+    from .train import TrainConfig
+
+    plan = ResultsPlan(tasks=tuple(args.tasks), seeds=args.seeds, eval_data=tuple(args.eval_data), size=args.size,
+                       out_dir=args.out, train=TrainConfig(steps=args.steps, batch_size=64, lr=0.05, warmup_steps=50,
+                                                           checkpoint_every=250, device=args.device))
+    print(run(plan))
+
+
 # ---------------------------------------------------------------------------
 # argument parsing
 # ---------------------------------------------------------------------------
@@ -269,6 +281,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", type=int, default=32)
     p.add_argument("--steps", type=int, default=150, help="pretraining steps per data set")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p = commands.add_parser("results", help="the transfer table: tasks vs random init over seeds (long)")
+    p.add_argument("--tasks", nargs="+", default=["rotation"])
+    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--eval-data", nargs="+", default=["shapes", "digits"])
+    p.add_argument("--size", type=int, default=32)
+    p.add_argument("--steps", type=int, default=1500)
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--out", default=os.path.join("runs", "results"))
     return parser
 
 
@@ -276,7 +296,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "evaluate" and not args.protocol:
         args.protocol = ["linear"]
-    handlers = {"pretrain": pretrain, "evaluate": evaluate, "show": show, "demo": demo}
+    handlers = {"pretrain": pretrain, "evaluate": evaluate, "show": show, "demo": demo, "results": results}
     try:
         handlers[args.command](args)
     except (CommandError, ValueError, FileNotFoundError) as error:
