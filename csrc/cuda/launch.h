@@ -20,4 +20,9 @@ inline unsigned int grid_for(int64_t total) {
 
 inline cudaStream_t current_stream() { return c10::cuda::getCurrentCUDAStream().stream(); }
 
+// First index and step of this thread in a grid-stride loop:
+//   for (int64_t i = grid_first(); i < total; i += grid_step()) ...
+__device__ __forceinline__ int64_t grid_first() { return blockIdx.x * (int64_t)blockDim.x + threadIdx.x; }
+__device__ __forceinline__ int64_t grid_step() { return (int64_t)blockDim.x * gridDim.x; }
+
 }  // namespace sslfast::cuda

@@ -11,6 +11,9 @@ hash ``(seed, index)``: a sample's parameters depend only on the seed and its
 index, never on batch size, device or call order.
 """
 from ._checks import SUPPORTED_DTYPES
+from .mask import apply_mask, sample_boxes, sample_masks
+from .resize import LUMA_WEIGHTS, grayscale, resize, sobel, sr_pair
 from .rotate import rotate90, rotate90_all, sample_rotation
 
-__all__ = ["SUPPORTED_DTYPES", "rotate90", "rotate90_all", "sample_rotation"]
+__all__ = ["LUMA_WEIGHTS", "SUPPORTED_DTYPES", "apply_mask", "grayscale", "resize", "rotate90", "rotate90_all",
+           "sample_boxes", "sample_masks", "sample_rotation", "sobel", "sr_pair"]
