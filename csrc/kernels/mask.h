@@ -92,24 +92,24 @@ SSLFAST_HD void boxes_to_mask_element(const int64_t* boxes, int64_t count, int64
 // ---------------------------------------------------------------------------
 // Random regions: uniform 16-bit noise on a cells x cells grid, upsampled to
 // the image with the cubic B-spline (smooth, and a convex combination, so no
-// overshoot), then thresholded so that the masked pixel count is a per-sample
-// target drawn uniformly from [covered_min, covered_max]. Integer arithmetic
-// throughout, so CPU and CUDA give the same mask bit for bit.
+// overshoot), then thresholded so that the masked pixel count is exactly a
+// per-sample target drawn uniformly from [covered_min, covered_max]. Integer
+// arithmetic throughout, so CPU and CUDA give the same mask bit for bit.
 //
-// The threshold is found from a histogram of the field over kRegionBins bins:
-// the mask is "bin >= threshold", and its pixel count is exactly the
-// histogram's tail, so it lands in range unless one bin alone holds more
-// pixels than the range is wide (only on images of a few dozen pixels).
+// The threshold comes from a histogram of the field over kRegionBins bins:
+// whole bins from the top while they fit the target, then the first pixels
+// (in raster order) of the bin where the target falls. As one int64 key per
+// pixel, bin * plane + (plane - 1 - pixel), the mask is "key >= threshold".
 // ---------------------------------------------------------------------------
 constexpr int kRegionBins = 4096;
-constexpr int64_t kRegionSubdivisions = 64;  // fixed-point steps per grid cell
+constexpr int64_t kRegionSubdivisions = 1024;  // fixed-point steps per grid cell
 
 struct RegionArgs {
   const int64_t* index;  // [n]
   uint16_t* grid;        // [n, cells, cells] noise (workspace)
   uint16_t* bins;        // [n, height, width] field bins (workspace)
   int32_t* histogram;    // [n, kRegionBins], zeroed before use
-  int32_t* threshold;    // [n]
+  int64_t* threshold;    // [n] threshold keys
   bool* mask;            // [n, 1, height, width]
   uint64_t seed;
   int64_t n, height, width, cells;
@@ -144,19 +144,20 @@ SSLFAST_HD int64_t region_spline(int64_t p, int64_t size, int64_t cells, int64_t
 SSLFAST_HD int64_t clamp_index(int64_t i, int64_t size) { return i < 0 ? 0 : (i >= size ? size - 1 : i); }
 
 // Histogram bin of the upsampled noise at pixel (y, x) of sample `sample`.
+// With W = 6 S^3 < 2^33 the weight sum per axis: a row sum is < W * 2^16,
+// kept to its top 30 bits (>> 19), so the column sum stays < 36 * 2^57.
 SSLFAST_HD uint16_t region_bin(const RegionArgs& a, int64_t sample, int64_t y, int64_t x) {
   int64_t wy[4], wx[4];
   const int64_t gy = region_spline(y, a.height, a.cells, wy), gx = region_spline(x, a.width, a.cells, wx);
   const uint16_t* grid = a.grid + sample * a.cells * a.cells;
-  uint64_t total = 0;  // < 36 S^6 * 2^16 = 36 * 2^52
+  uint64_t total = 0;
   for (int r = 0; r < 4; ++r) {
     const uint16_t* line = grid + clamp_index(gy + r, a.cells) * a.cells;
     uint64_t across = 0;
     for (int c = 0; c < 4; ++c) across += (uint64_t)wx[c] * line[clamp_index(gx + c, a.cells)];
-    total += (uint64_t)wy[r] * across;
+    total += (uint64_t)wy[r] * (across >> 19);
   }
-  const int64_t S3 = kRegionSubdivisions * kRegionSubdivisions * kRegionSubdivisions;
-  return (uint16_t)(total / ((uint64_t)(36 * S3 * S3) * (65536 / kRegionBins)));
+  return (uint16_t)(total / ((36ull << 57) / kRegionBins));
 }
 
 // Bin of pixel `flat` of the [n, height, width] grid (the caller counts it
@@ -169,23 +170,36 @@ SSLFAST_HD uint16_t region_bin_element(const RegionArgs& a, int64_t flat) {
   return bin;
 }
 
-// Smallest bin of the masked tail: the tail reaching the sample's target
-// count, or one bin shorter when that stays in range and the full tail would
-// overshoot it.
+// Threshold key of sample `sample`: whole bins from the top, then the first
+// pixels of the bin where the sample's target count falls.
 SSLFAST_HD void region_threshold_one(const RegionArgs& a, int64_t sample) {
+  const int64_t plane = a.height * a.width;
   const uint32_t span = (uint32_t)(a.covered_max - a.covered_min + 1);
   const int64_t wanted =
       a.covered_min + hash_below(counter_hash(a.seed, (uint64_t)a.index[sample], kMaskRegionField), span);
+  if (wanted == 0) {
+    a.threshold[sample] = kRegionBins * plane;  // above every key
+    return;
+  }
   const int32_t* hist = a.histogram + sample * kRegionBins;
-  int64_t covered = 0;
-  int b = kRegionBins;
-  while (b > 0 && covered < wanted) covered += hist[--b];
-  if (b < kRegionBins && covered > a.covered_max && covered - hist[b] >= a.covered_min) ++b;
-  a.threshold[sample] = b;
+  int64_t above = 0;  // pixels in bins above b
+  int b = kRegionBins - 1;
+  while (above + hist[b] < wanted) above += hist[b--];
+  const int64_t needed = wanted - above;  // 1 .. hist[b]
+  const uint16_t* bins = a.bins + sample * plane;
+  int64_t seen = 0, cutoff = 0;
+  for (int64_t p = 0; p < plane; ++p) {
+    if (bins[p] == b && ++seen == needed) {
+      cutoff = p;
+      break;
+    }
+  }
+  a.threshold[sample] = b * plane + (plane - 1 - cutoff);
 }
 
 SSLFAST_HD void region_mask_element(const RegionArgs& a, int64_t flat) {
-  a.mask[flat] = a.bins[flat] >= a.threshold[flat / (a.height * a.width)];
+  const int64_t plane = a.height * a.width, sample = flat / plane, pixel = flat % plane;
+  a.mask[flat] = (int64_t)a.bins[flat] * plane + (plane - 1 - pixel) >= a.threshold[sample];
 }
 
 // ---------------------------------------------------------------------------

@@ -67,7 +67,7 @@ at::Tensor sample_region_masks(int64_t seed, const at::Tensor& index, int64_t he
                                int64_t covered_min, int64_t covered_max) {
   check_index(index);
   check_size(height, width);
-  TORCH_CHECK_VALUE(cells >= 1 && cells <= 4096, "cells: expected 1..4096, got ", cells);
+  TORCH_CHECK_VALUE(cells >= 2 && cells <= 4096, "cells: expected 2..4096, got ", cells);
   TORCH_CHECK_VALUE(0 <= covered_min && covered_min <= covered_max && covered_max <= height * width,
                     "coverage: expected 0 <= min <= max <= ", height * width, " pixels, got ", covered_min, "..",
                     covered_max);
@@ -77,12 +77,12 @@ at::Tensor sample_region_masks(int64_t seed, const at::Tensor& index, int64_t he
   at::Tensor grid = at::empty({n, cells, cells}, index.options().dtype(at::kUInt16));
   at::Tensor bins = at::empty({n, height, width}, index.options().dtype(at::kUInt16));
   at::Tensor histogram = at::zeros({n, kRegionBins}, index.options().dtype(at::kInt));
-  at::Tensor threshold = at::empty({n}, index.options().dtype(at::kInt));
+  at::Tensor threshold = at::empty({n}, index.options());
   RegionArgs a{index.data_ptr<int64_t>(),
                static_cast<uint16_t*>(grid.data_ptr()),
                static_cast<uint16_t*>(bins.data_ptr()),
                histogram.data_ptr<int32_t>(),
-               threshold.data_ptr<int32_t>(),
+               threshold.data_ptr<int64_t>(),
                mask.data_ptr<bool>(),
                (uint64_t)seed, n, height, width, cells, covered_min, covered_max};
   run_on_device(index, [&] { cpu::region_masks(a); },

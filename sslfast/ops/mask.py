@@ -91,11 +91,10 @@ def sample_masks(seed: int, index: torch.Tensor, size, *, kind: str = "center", 
     arguments). ``'region'``: random regions as Context Encoders', but drawn
     per sample on the device: uniform noise on a ``cells`` x ``cells`` grid,
     smoothly upsampled (cubic B-spline) to the image, and thresholded so that
-    the masked fraction is a per-sample target uniform in ``coverage``
-    (default 20-30%; the reference upsampled noise by ~16x, which is
-    ``cells=8`` at 128 px). The achieved coverage lands inside the range
-    except on images of a few dozen pixels, where one threshold step can
-    exceed the range's width.
+    the masked pixel count is exactly a per-sample target, uniform over the
+    whole pixel counts in ``coverage`` (default 20-30%; the reference
+    upsampled noise by ~16x, which is ``cells=8`` at 128 px; fewer cells give
+    larger blobs).
 
     Counter-based: sample ``i`` depends only on ``(seed, index[i])`` (and the
     size and parameters); CPU and CUDA give identical masks.
@@ -114,8 +113,8 @@ def sample_masks(seed: int, index: torch.Tensor, size, *, kind: str = "center", 
         raise ValueError(f"coverage: {tuple(coverage)} of a {height}x{width} image contains no whole pixel count")
     if isinstance(cells, bool) or not isinstance(cells, int):
         raise TypeError(f"cells: expected an int, got {type(cells).__name__}")
-    if not 1 <= cells <= 4096:
-        raise ValueError(f"cells: expected 1 <= cells <= 4096, got {cells}")
+    if not 2 <= cells <= 4096:
+        raise ValueError(f"cells: expected 2 <= cells <= 4096, got {cells}")
     return torch.ops.sslfast.sample_region_masks(seed, index, height, width, cells, covered_min, covered_max)
 
 
