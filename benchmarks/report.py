@@ -11,8 +11,9 @@ implementation, median ms, images/s, and ratio = peer time / sslfast time
 
 Adding a family: write ``benchmarks/<family>_impls.py`` exposing FAMILY,
 REFERENCE, SHAPES, QUICK_SHAPES, IMPLS (a list of common.Impl), make_inputs,
-group_name, bytes_moved and definition (see rotate_impls.py), and list it in
-FAMILIES below; bench_<family>.py can reuse the same module.
+group_name, bytes_moved and definition (see rotate_impls.py), optionally ATOL
+(the equivalence tolerance, default 1e-5), and list it in FAMILIES below;
+bench_<family>.py can reuse the same module.
 """
 from __future__ import annotations
 
@@ -28,6 +29,10 @@ from .common import Unavailable, assert_equivalent, reuse_freed_memory, synchron
 # family -> module with its implementations
 FAMILIES = {
     "rotate": "benchmarks.rotate_impls",
+    "sr_pair": "benchmarks.sr_pair_impls",
+    "resize": "benchmarks.resize_impls",
+    "sobel": "benchmarks.sobel_impls",
+    "mask": "benchmarks.mask_impls",
 }
 
 
@@ -49,7 +54,8 @@ def run_family(module, device: str, quick: bool, out=sys.stdout) -> None:
         reference_fn = next(i for i in module.IMPLS if i.name == module.REFERENCE).build(inputs, device)
         reference = reference_fn()
         # sslfast is checked against the job's definition; the peers against sslfast.
-        assert_equivalent(reference, module.definition(inputs), name=f"{module.REFERENCE} vs definition")
+        atol = getattr(module, "ATOL", 1e-5)
+        assert_equivalent(reference, module.definition(inputs), name=f"{module.REFERENCE} vs definition", atol=atol)
         results, skipped = [], []
         for impl in module.IMPLS:
             try:
@@ -58,7 +64,7 @@ def run_family(module, device: str, quick: bool, out=sys.stdout) -> None:
                 skipped.append((impl.name, str(exc)))
                 continue
             if impl.name != module.REFERENCE:
-                assert_equivalent(fn(), reference, name=impl.name)
+                assert_equivalent(fn(), reference, name=impl.name, atol=atol)
             timing = time_callable(synchronized(fn, device), device, **timer_args)
             results.append((impl, timing))
             del fn

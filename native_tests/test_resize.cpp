@@ -1,6 +1,6 @@
 // csrc/kernels/resize.h: the weight tables against weights written here from
 // the definitions (all input samples, no windowing), resize_element (CUDA's
-// entry point) against resize_row (CPU's) bit for bit and against a naive
+// entry point) against resize_block (CPU's) bit for bit and against a naive
 // separable resampling in double, sr_pair's two entry points, and grayscale /
 // Sobel against naive stencils; output buffers carry sentinel guard bands.
 #include <cmath>
@@ -101,10 +101,8 @@ struct Tables {
   ResampleSpec rows, cols;
   std::vector<int32_t> start;
   std::vector<float> weight;
-  ResampleAxis row_axis() const { return {start.data(), weight.data(), rows.taps}; }
-  ResampleAxis col_axis() const {
-    return {start.data() + rows.out_size, weight.data() + rows.out_size * rows.taps, cols.taps};
-  }
+  ResampleAxis rows_axis() const { return row_axis(rows, start.data(), weight.data()); }
+  ResampleAxis cols_axis() const { return column_axis(rows, cols, start.data(), weight.data()); }
 };
 
 Tables make_tables(ResampleFilter filter, bool antialias, int64_t in_h, int64_t in_w, int64_t out_h, int64_t out_w) {
@@ -126,24 +124,27 @@ void test_tables_match_definitions() {
     for (bool antialias : {true, false})
       for (int64_t in = 1; in <= 23; ++in)
         for (int64_t out = 1; out <= 23; ++out) {
-          const Tables t = make_tables(filter, antialias, in, 1, out, 1);
-          const ResampleAxis axis = t.row_axis();
-          CHECK(axis.taps >= 1 && axis.taps <= in);
-          for (int64_t i = 0; i < out; ++i) {
-            const int32_t s = axis.start[i];
-            CHECK_MSG(s >= 0 && s + axis.taps <= in, "%s aa=%d %lld->%lld i=%lld start %d taps %lld",
-                      filter_name(filter), antialias, (long long)in, (long long)out, (long long)i, s,
-                      (long long)axis.taps);
-            const std::vector<double> want = naive_weights(filter, antialias, in, out, i);
-            double sum = 0, worst = 0;
-            for (int64_t j = 0; j < in; ++j) {
-              const int64_t k = j - s;
-              const double got = k >= 0 && k < axis.taps ? axis.weight[i * axis.taps + k] : 0.0;
-              sum += got;
-              worst = std::max(worst, std::fabs(got - want[(size_t)j]));
+          // Both layouts: rows entry-major, columns tap-major.
+          const Tables t = make_tables(filter, antialias, in, in, out, out);
+          for (const ResampleAxis axis : {t.rows_axis(), t.cols_axis()}) {
+            CHECK(axis.taps >= 1 && axis.taps <= in);
+            for (int64_t i = 0; i < out; ++i) {
+              const int32_t s = axis.start[i];
+              CHECK_MSG(s >= 0 && s + axis.taps <= in, "%s aa=%d %lld->%lld i=%lld start %d taps %lld",
+                        filter_name(filter), antialias, (long long)in, (long long)out, (long long)i, s,
+                        (long long)axis.taps);
+              const std::vector<double> want = naive_weights(filter, antialias, in, out, i);
+              double sum = 0, worst = 0;
+              for (int64_t j = 0; j < in; ++j) {
+                const int64_t k = j - s;
+                const double got = k >= 0 && k < axis.taps ? axis.w(i, k) : 0.0;
+                sum += got;
+                worst = std::max(worst, std::fabs(got - want[(size_t)j]));
+              }
+              CHECK_MSG(worst < 1e-6 && std::fabs(sum - 1.0) < 1e-6, "%s aa=%d %lld->%lld i=%lld: error %g sum %g",
+                        filter_name(filter), antialias, (long long)in, (long long)out, (long long)i, worst, sum);
+              for (int64_t k = 0; k < axis.taps; ++k) CHECK(!std::signbit(axis.w(i, k)) || axis.w(i, k) != 0.f);
             }
-            CHECK_MSG(worst < 1e-6 && std::fabs(sum - 1.0) < 1e-6, "%s aa=%d %lld->%lld i=%lld: error %g sum %g",
-                      filter_name(filter), antialias, (long long)in, (long long)out, (long long)i, worst, sum);
           }
         }
 }
@@ -158,8 +159,8 @@ void run_resize(std::mt19937_64& rng, ResampleFilter filter, bool antialias, int
   const Tables t = make_tables(filter, antialias, in_h, in_w, out_h, out_w);
   ResizeArgs a{};
   a.input = input.data();
-  a.rows = t.row_axis();
-  a.cols = t.col_axis();
+  a.rows = t.rows_axis();
+  a.cols = t.cols_axis();
   a.affine.count = 1;
   a.affine.scale[0] = std::is_same_v<In, uint8_t> && !std::is_same_v<Out, uint8_t> ? 1.0f / 255 : 1.0f;
   a.quantize = quantize;
@@ -174,8 +175,9 @@ void run_resize(std::mt19937_64& rng, ResampleFilter filter, bool antialias, int
   a.output = by_element.data();
   for (int64_t f = 0; f < numel; ++f) resize_element<In, Out>(a, f);
   a.output = by_row.data();
-  std::vector<float> scratch((size_t)in_w);
-  for (int64_t row = 0; row < planes * out_h; ++row) resize_row<In, Out>(a, row, scratch.data());
+  std::vector<float> scratch((size_t)resize_block_scratch(a));
+  for (int64_t item = 0; item < planes * resize_blocks_per_plane(a); ++item)
+    resize_block_item<In, Out>(a, item, scratch.data());
   const std::string label = std::string(filter_name(filter)) + " aa=" + std::to_string(antialias) + " " +
                             std::to_string(in_h) + "x" + std::to_string(in_w) + "->" + std::to_string(out_h) + "x" +
                             std::to_string(out_w);
@@ -203,7 +205,7 @@ void run_resize(std::mt19937_64& rng, ResampleFilter filter, bool antialias, int
           ++off;
       }
     }
-  CHECK_MSG(differ == 0, "%s: %lld elements differ between resize_element and resize_row", label.c_str(),
+  CHECK_MSG(differ == 0, "%s: %lld elements differ between resize_element and resize_block", label.c_str(),
             (long long)differ);
   CHECK_MSG(off == 0, "%s: %lld elements off the naive resampling", label.c_str(), (long long)off);
 }
@@ -211,7 +213,8 @@ void run_resize(std::mt19937_64& rng, ResampleFilter filter, bool antialias, int
 template <typename In, typename Out>
 void sweep_resize(std::mt19937_64& rng) {
   const int64_t shapes[][4] = {{8, 8, 2, 2}, {17, 23, 5, 9}, {5, 7, 11, 2}, {1, 1, 3, 4}, {9, 13, 1, 1},
-                               {12, 12, 12, 12}, {31, 6, 7, 6}};
+                               {12, 12, 12, 12}, {31, 6, 7, 6}, {40, 9, 70, 5},
+                               {16, 16, 33, 47}, {3, 2, 40, 9}};
   for (ResampleFilter filter : {ResampleFilter::Box, ResampleFilter::Bilinear, ResampleFilter::Bicubic})
     for (bool antialias : {true, false})
       for (const auto& s : shapes) run_resize<In, Out>(rng, filter, antialias, 2, s[0], s[1], s[2], s[3], false);
@@ -224,8 +227,8 @@ void test_sr_pair(std::mt19937_64& rng) {
   const Tables t = make_tables(ResampleFilter::Bicubic, true, in_h, in_w, out_h, out_w);
   SrPairArgs a{};
   a.lr.input = input.data();
-  a.lr.rows = t.row_axis();
-  a.lr.cols = t.col_axis();
+  a.lr.rows = t.rows_axis();
+  a.lr.cols = t.cols_axis();
   a.lr.affine.count = (int)planes;
   for (int c = 0; c < planes; ++c) {
     a.lr.affine.scale[c] = 1.0f / 255 / (0.2f + 0.01f * c);
@@ -246,8 +249,9 @@ void test_sr_pair(std::mt19937_64& rng) {
   for (int64_t f = 0; f < hr_numel + lr_numel; ++f) sr_pair_element<float>(a, f);
   a.hr = hr_r.data();
   a.lr.output = lr_r.data();
-  std::vector<float> scratch((size_t)in_w);
-  for (int64_t row = 0; row < planes * out_h; ++row) sr_pair_row<float>(a, row, scratch.data());
+  std::vector<float> scratch((size_t)resize_block_scratch(a.lr));
+  for (int64_t item = 0; item < planes * resize_blocks_per_plane(a.lr); ++item)
+    sr_pair_block_item<float>(a, item, scratch.data());
   CHECK(hr_e.guards_intact() && lr_e.guards_intact() && hr_r.guards_intact() && lr_r.guards_intact());
   for (int64_t f = 0; f < hr_numel; ++f) {
     CHECK(same_bits(hr_e[f], hr_r[f]));

@@ -4,6 +4,7 @@
 
 #include "../kernels/dispatch_dtypes.h"
 #include "../kernels/mask.h"
+#include "vectorize.h"
 
 namespace sslfast::cpu {
 
@@ -23,13 +24,15 @@ void region_masks(const RegionArgs& args) {
   // One sample per work item: noise grid, field bins and histogram, threshold, mask.
   const int64_t cells2 = args.cells * args.cells, plane = args.height * args.width;
   at::parallel_for(0, args.n, 1, [&](int64_t begin, int64_t end) {
-    for (int64_t s = begin; s < end; ++s) {
-      for (int64_t g = s * cells2; g < (s + 1) * cells2; ++g) region_noise_element(args, g);
-      int32_t* hist = args.histogram + s * kRegionBins;
-      for (int64_t p = s * plane; p < (s + 1) * plane; ++p) ++hist[region_bin_element(args, p)];
-      region_threshold_one(args, s);
-      for (int64_t p = s * plane; p < (s + 1) * plane; ++p) region_mask_element(args, p);
-    }
+    run_vectorized([&] {
+      for (int64_t s = begin; s < end; ++s) {
+        for (int64_t g = s * cells2; g < (s + 1) * cells2; ++g) region_noise_element(args, g);
+        int32_t* hist = args.histogram + s * kRegionBins;
+        for (int64_t p = s * plane; p < (s + 1) * plane; ++p) ++hist[region_bin_element(args, p)];
+        region_threshold_one(args, s);
+        for (int64_t p = s * plane; p < (s + 1) * plane; ++p) region_mask_element(args, p);
+      }
+    });
   });
 }
 
@@ -40,7 +43,9 @@ void apply_mask(const MaskApplyArgs& args, DType in, DType out) {
     using In = typename decltype(in_tag)::type;
     using Out = typename decltype(out_tag)::type;
     at::parallel_for(0, rows, grain, [&](int64_t begin, int64_t end) {
-      for (int64_t row = begin; row < end; ++row) mask_row<In, Out>(args, row);
+      run_vectorized([&] {
+        for (int64_t row = begin; row < end; ++row) mask_row<In, Out>(args, row);
+      });
     });
   });
 }

@@ -7,12 +7,41 @@
 
 #include "../kernels/dispatch_dtypes.h"
 #include "../kernels/resize.h"
+#include "vectorize.h"
 
 namespace sslfast::cpu {
 namespace {
 
 // Rows per task: about 32K output elements, at least one row.
 int64_t row_grain(int64_t row_length) { return std::max<int64_t>(1, 32768 / std::max<int64_t>(row_length, 1)); }
+
+// Blocks of kResizeBlockRows rows per task, by the same measure.
+int64_t block_grain(int64_t row_length) { return ceil_div(row_grain(row_length), kResizeBlockRows); }
+
+// Sobel rows [begin, end) of the [batch * height] rows, with three gray
+// lines rolling down the image: each gray row is computed once per task
+// (three times at a task's first row or an image's top), not three times.
+template <typename In, typename Out>
+void sobel_rows(const GrayArgs& args, int64_t begin, int64_t end) {
+  std::vector<float> storage(3 * (size_t)args.width);
+  float* lines[3] = {storage.data(), storage.data() + args.width, storage.data() + 2 * args.width};
+  int64_t loaded_b = -1, loaded_y = 0;  // lines hold rows loaded_y - 1 .. loaded_y + 1 of image loaded_b
+  for (int64_t row = begin; row < end; ++row) {
+    const int64_t b = row / args.height, y = row % args.height;
+    if (b == loaded_b && y == loaded_y + 1) {
+      float* oldest = lines[0];
+      lines[0] = lines[1];
+      lines[1] = lines[2];
+      lines[2] = oldest;
+      gray_row<In>(args, b, y + 1, lines[2]);
+    } else {
+      for (int r = 0; r < 3; ++r) gray_row<In>(args, b, y + r - 1, lines[r]);
+    }
+    loaded_b = b;
+    loaded_y = y;
+    sobel_row<Out>(args, b, y, lines[0], lines[1], lines[2]);
+  }
+}
 
 }  // namespace
 
@@ -27,9 +56,12 @@ void resize(const ResizeArgs& args, DType in, DType out) {
   dispatch_in_out(in, out, [&](auto in_tag, auto out_tag) {
     using In = typename decltype(in_tag)::type;
     using Out = typename decltype(out_tag)::type;
-    at::parallel_for(0, args.planes * args.out_h, row_grain(args.out_w), [&](int64_t begin, int64_t end) {
-      std::vector<float> scratch((size_t)args.in_w);
-      for (int64_t row = begin; row < end; ++row) resize_row<In, Out>(args, row, scratch.data());
+    const int64_t items = args.planes * resize_blocks_per_plane(args);
+    at::parallel_for(0, items, block_grain(args.out_w), [&](int64_t begin, int64_t end) {
+      std::vector<float> scratch((size_t)resize_block_scratch(args));
+      run_vectorized([&] {
+        for (int64_t item = begin; item < end; ++item) resize_block_item<In, Out>(args, item, scratch.data());
+      });
     });
   });
 }
@@ -38,9 +70,12 @@ void sr_pair(const SrPairArgs& args, DType out) {
   const ResizeArgs& lr = args.lr;
   dispatch_dtype(out, [&](auto out_tag) {
     using Out = typename decltype(out_tag)::type;
-    at::parallel_for(0, lr.planes * lr.out_h, row_grain(args.factor * lr.in_w), [&](int64_t begin, int64_t end) {
-      std::vector<float> scratch((size_t)lr.in_w);
-      for (int64_t row = begin; row < end; ++row) sr_pair_row<Out>(args, row, scratch.data());
+    const int64_t items = lr.planes * resize_blocks_per_plane(lr);
+    at::parallel_for(0, items, block_grain(args.factor * lr.in_w), [&](int64_t begin, int64_t end) {
+      std::vector<float> scratch((size_t)resize_block_scratch(lr));
+      run_vectorized([&] {
+        for (int64_t item = begin; item < end; ++item) sr_pair_block_item<Out>(args, item, scratch.data());
+      });
     });
   });
 }
@@ -51,7 +86,9 @@ void grayscale(const GrayArgs& args, DType in, DType out) {
     using Out = typename decltype(out_tag)::type;
     const int64_t total = args.batch * args.height * args.width;
     at::parallel_for(0, total, 32768, [&](int64_t begin, int64_t end) {
-      for (int64_t flat = begin; flat < end; ++flat) grayscale_element<In, Out>(args, flat);
+      run_vectorized([&] {
+        for (int64_t flat = begin; flat < end; ++flat) grayscale_element<In, Out>(args, flat);
+      });
     });
   });
 }
@@ -61,26 +98,7 @@ void sobel(const GrayArgs& args, DType in, DType out) {
     using In = typename decltype(in_tag)::type;
     using Out = typename decltype(out_tag)::type;
     at::parallel_for(0, args.batch * args.height, row_grain(args.width), [&](int64_t begin, int64_t end) {
-      // Three gray lines rolling down the image: each gray row is computed once
-      // per task (twice at a task's first row), not three times.
-      std::vector<float> storage(3 * (size_t)args.width);
-      float* lines[3] = {storage.data(), storage.data() + args.width, storage.data() + 2 * args.width};
-      int64_t loaded_b = -1, loaded_y = 0;  // lines hold rows loaded_y - 1 .. loaded_y + 1 of image loaded_b
-      for (int64_t row = begin; row < end; ++row) {
-        const int64_t b = row / args.height, y = row % args.height;
-        if (b == loaded_b && y == loaded_y + 1) {
-          float* oldest = lines[0];
-          lines[0] = lines[1];
-          lines[1] = lines[2];
-          lines[2] = oldest;
-          gray_row<In>(args, b, y + 1, lines[2]);
-        } else {
-          for (int r = 0; r < 3; ++r) gray_row<In>(args, b, y + r - 1, lines[r]);
-        }
-        loaded_b = b;
-        loaded_y = y;
-        sobel_row<Out>(args, b, y, lines[0], lines[1], lines[2]);
-      }
+      run_vectorized([&] { sobel_rows<In, Out>(args, begin, end); });
     });
   });
 }

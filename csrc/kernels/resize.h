@@ -35,11 +35,16 @@ struct ResampleSpec {
 };
 
 // One axis's table: output index i reads input samples start[i] ..
-// start[i] + taps - 1 with weights weight[i * taps + k] (zero-padded).
+// start[i] + taps - 1 with weights weight[i * entry_stride + k * tap_stride]
+// (zero-padded, zeros stored as +0). Rows are entry-major; columns are
+// tap-major, so the CPU's horizontal pass reads each tap's weights for a
+// whole output row contiguously.
 struct ResampleAxis {
   const int32_t* start;
   const float* weight;
   int64_t taps;
+  int64_t entry_stride, tap_stride;
+  SSLFAST_HD float w(int64_t i, int64_t k) const { return weight[i * entry_stride + k * tap_stride]; }
 };
 
 // Triangle (bilinear) kernel, support 1.
@@ -147,7 +152,8 @@ SSLFAST_HD double resample_weight(const ResampleSpec& s, const ResampleWindow& w
   return s.filter == ResampleFilter::Bicubic ? cubic_kernel(x, -0.75) : triangle_kernel(x);
 }
 
-// Weights of output index i: fills start[0] and weight[0 .. taps-1], summing to 1.
+// Weights of output index i: fills start[0] and weight[k * stride] for k in
+// 0 .. taps-1, summing to 1.
 //  * widened bilinear/bicubic (PIL's and torch's antialias=True): the kernel
 //    scaled by max(scale, 1) around centre scale * (i + 0.5), truncated to
 //    the image and renormalised;
@@ -156,7 +162,7 @@ SSLFAST_HD double resample_weight(const ResampleSpec& s, const ResampleWindow& w
 //    clamped to the border (bilinear also clamps the position at 0);
 //  * box: the exact overlap of the output footprint [i, i + 1) * scale with
 //    each input sample (area averaging, OpenCV's INTER_AREA on downscaling).
-SSLFAST_HD void resample_entry(const ResampleSpec& s, int64_t i, int32_t* start, float* weight) {
+SSLFAST_HD void resample_entry(const ResampleSpec& s, int64_t i, int32_t* start, float* weight, int64_t stride) {
   const ResampleWindow w = resample_window(s, i);
   // Widened and box windows stop at the border and are renormalised; the
   // plain kernels repeat the border sample instead.
@@ -168,24 +174,36 @@ SSLFAST_HD void resample_entry(const ResampleSpec& s, int64_t i, int32_t* start,
   *start = (int32_t)origin;
   double total = 0.0;
   for (int64_t j = lo; j < hi; ++j) total += resample_weight(s, w, j);
-  for (int64_t k = 0; k < s.taps; ++k) weight[k] = 0.f;
+  for (int64_t k = 0; k < s.taps; ++k) weight[k * stride] = 0.f;
   if (total == 0.0) return;
   for (int64_t j = lo; j < hi; ++j) {
     const int64_t source = j < 0 ? 0 : (j >= s.in_size ? s.in_size - 1 : j);
-    weight[source - origin] += (float)(resample_weight(s, w, j) / total);
+    weight[(source - origin) * stride] += (float)(resample_weight(s, w, j) / total);
   }
+  // A kernel zero can come out as -0; the passes tell skipped taps by +0 bits.
+  for (int64_t k = 0; k < s.taps; ++k)
+    if (weight[k * stride] == 0.f) weight[k * stride] = 0.f;
 }
 
-// Entry k of the two tables laid out back to back: rows (out_h entries)
-// then columns (out_w entries); weights likewise, rows first.
+// Entry k of the two tables laid out back to back: rows (out_h entries,
+// entry-major weights) then columns (out_w entries, tap-major weights).
 SSLFAST_HD void resample_table_entry(const ResampleSpec& rows, const ResampleSpec& cols, int32_t* start,
                                      float* weight, int64_t k) {
   if (k < rows.out_size) {
-    resample_entry(rows, k, start + k, weight + k * rows.taps);
+    resample_entry(rows, k, start + k, weight + k * rows.taps, 1);
   } else {
     const int64_t i = k - rows.out_size;
-    resample_entry(cols, i, start + rows.out_size + i, weight + rows.out_size * rows.taps + i * cols.taps);
+    resample_entry(cols, i, start + rows.out_size + i, weight + rows.out_size * rows.taps + i, cols.out_size);
   }
+}
+
+// The two axes of tables filled by resample_table_entry.
+SSLFAST_HD ResampleAxis row_axis(const ResampleSpec& rows, const int32_t* start, const float* weight) {
+  return {start, weight, rows.taps, rows.taps, 1};
+}
+SSLFAST_HD ResampleAxis column_axis(const ResampleSpec& rows, const ResampleSpec& cols, const int32_t* start,
+                                    const float* weight) {
+  return {start + rows.out_size, weight + rows.out_size * rows.taps, cols.taps, 1, cols.out_size};
 }
 
 // Rounds to a whole uint8 level in [0, 255] (as store_value does), as float.
@@ -207,15 +225,14 @@ struct ResizeArgs {
   int64_t planes, channels, in_h, in_w, out_h, out_w;
 };
 
-template <typename Out>
-SSLFAST_HD void resize_store(const ResizeArgs& a, Out* out, float v, int64_t channel) {
-  if (a.quantize) v = round_to_level(v);
-  const int64_t slot = a.affine.slot(channel);
-  store_value(out, mul_add_rn(v, a.affine.scale[slot], a.affine.bias[slot]));
+// The final conversion of a resampled value: optional rounding to a uint8
+// level, then the affine map (scale and bias of the output's channel).
+SSLFAST_HD float resize_output(float v, bool quantize, float scale, float bias) {
+  return mul_add_rn(quantize ? round_to_level(v) : v, scale, bias);
 }
 
 // One output element (CUDA: one thread each). Sums column by column in the
-// same order as resize_row (vertical pass, then horizontal), so both entry
+// same order as resize_block (vertical pass, then horizontal), so both entry
 // points round identically.
 template <typename In, typename Out>
 SSLFAST_HD void resize_element(const ResizeArgs& a, int64_t flat) {
@@ -224,48 +241,99 @@ SSLFAST_HD void resize_element(const ResizeArgs& a, int64_t flat) {
   const int64_t plane = flat / (a.out_w * a.out_h);
   const In* src = static_cast<const In*>(a.input) + plane * a.in_h * a.in_w;
   const In* top = src + (int64_t)a.rows.start[yo] * a.in_w + a.cols.start[xo];
-  const float* wy = a.rows.weight + yo * a.rows.taps;
-  const float* wx = a.cols.weight + xo * a.cols.taps;
   float acc = 0.f;
   for (int64_t kx = 0; kx < a.cols.taps; ++kx) {
-    if (wx[kx] == 0.f) continue;
+    const float wx = a.cols.w(xo, kx);
+    if (wx == 0.f) continue;
     float column = 0.f;
-    for (int64_t ky = 0; ky < a.rows.taps; ++ky)
-      if (wy[ky] != 0.f) column = mul_add_rn(wy[ky], load_value(top + ky * a.in_w + kx), column);
-    acc = mul_add_rn(wx[kx], column, acc);
+    for (int64_t ky = 0; ky < a.rows.taps; ++ky) {
+      const float wy = a.rows.w(yo, ky);
+      if (wy != 0.f) column = mul_add_rn(wy, load_value(top + ky * a.in_w + kx), column);
+    }
+    acc = mul_add_rn(wx, column, acc);
   }
-  resize_store(a, static_cast<Out*>(a.output) + flat, acc, plane % a.channels);
+  const int64_t slot = a.affine.slot(plane % a.channels);
+  store_value(static_cast<Out*>(a.output) + flat, resize_output(acc, a.quantize, a.affine.scale[slot],
+                                                                a.affine.bias[slot]));
 }
 
-// Vertical pass of output row `yo` of one plane into scratch[0 .. in_w).
+// CPU path: blocks of up to kResizeBlockRows output rows of one plane. The
+// vertical pass fills the block's column sums, a transpose turns them into
+// rows along x, and the horizontal pass then runs as a second vertical pass,
+// whose inner loops are contiguous and vectorise; a zero-weight tap is a
+// branch per tap rather than per element. Each output sums its taps in the
+// same order as resize_element, so the two paths agree bit for bit.
+constexpr int64_t kResizeBlockRows = 32;
+
+// Vertical pass of output row `yo` of one plane into column[0 .. in_w).
 template <typename In>
-SSLFAST_HD void resample_vertical(const ResizeArgs& a, const In* src, int64_t yo, float* scratch) {
-  for (int64_t x = 0; x < a.in_w; ++x) scratch[x] = 0.f;
-  const float* wy = a.rows.weight + yo * a.rows.taps;
+SSLFAST_HD void resample_vertical(const ResizeArgs& a, const In* __restrict__ src, int64_t yo,
+                                  float* __restrict__ column) {
+  for (int64_t x = 0; x < a.in_w; ++x) column[x] = 0.f;
   const In* top = src + (int64_t)a.rows.start[yo] * a.in_w;
   for (int64_t ky = 0; ky < a.rows.taps; ++ky) {
-    const float w = wy[ky];
+    const float w = a.rows.w(yo, ky);
     if (w == 0.f) continue;
-    const In* line = top + ky * a.in_w;
-    for (int64_t x = 0; x < a.in_w; ++x) scratch[x] = mul_add_rn(w, load_value(line + x), scratch[x]);
+    const In* __restrict__ line = top + ky * a.in_w;
+    for (int64_t x = 0; x < a.in_w; ++x) column[x] = mul_add_rn(w, load_value(line + x), column[x]);
   }
 }
 
-// One output row (CPU: rows are the work items); scratch holds in_w floats.
+// dst[c * rows + r] = src[r * cols + c], in tiles that stay in cache.
+SSLFAST_HD void transpose_block(const float* __restrict__ src, int64_t rows, int64_t cols, float* __restrict__ dst) {
+  constexpr int64_t kTile = 16;
+  for (int64_t c0 = 0; c0 < cols; c0 += kTile)
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t c = c0; c < c0 + kTile && c < cols; ++c) dst[c * rows + r] = src[r * cols + c];
+}
+
+// Scratch floats resize_block needs: column sums, their transpose (later the
+// finished rows), and the horizontal sums.
+SSLFAST_HD int64_t resize_block_scratch(const ResizeArgs& a) {
+  return kResizeBlockRows * (a.in_w + (a.in_w > a.out_w ? a.in_w : a.out_w) + a.out_w);
+}
+
+// Output rows [y0, y0 + count) of plane `plane`, count <= kResizeBlockRows.
 template <typename In, typename Out>
-SSLFAST_HD void resize_row(const ResizeArgs& a, int64_t row, float* scratch) {
-  const int64_t yo = row % a.out_h, plane = row / a.out_h;
-  resample_vertical(a, static_cast<const In*>(a.input) + plane * a.in_h * a.in_w, yo, scratch);
-  Out* out = static_cast<Out*>(a.output) + row * a.out_w;
-  const int64_t channel = plane % a.channels;
+SSLFAST_HD void resize_block(const ResizeArgs& a, int64_t plane, int64_t y0, int64_t count, float* scratch) {
+  const int64_t wider = a.in_w > a.out_w ? a.in_w : a.out_w;
+  float* columns = scratch;                          // [count, in_w] column sums
+  float* across = columns + count * a.in_w;          // [in_w, count] the same, transposed; then [count, out_w]
+  float* sums = across + count * wider;              // [out_w, count] horizontal sums
+  const In* src = static_cast<const In*>(a.input) + plane * a.in_h * a.in_w;
+  for (int64_t r = 0; r < count; ++r) resample_vertical(a, src, y0 + r, columns + r * a.in_w);
+  transpose_block(columns, count, a.in_w, across);
   for (int64_t xo = 0; xo < a.out_w; ++xo) {
-    const float* wx = a.cols.weight + xo * a.cols.taps;
-    const float* line = scratch + a.cols.start[xo];
-    float acc = 0.f;
-    for (int64_t kx = 0; kx < a.cols.taps; ++kx)
-      if (wx[kx] != 0.f) acc = mul_add_rn(wx[kx], line[kx], acc);
-    resize_store(a, out + xo, acc, channel);
+    float* __restrict__ acc = sums + xo * count;
+    for (int64_t r = 0; r < count; ++r) acc[r] = 0.f;
+    const float* first = across + (int64_t)a.cols.start[xo] * count;
+    for (int64_t kx = 0; kx < a.cols.taps; ++kx) {
+      const float w = a.cols.w(xo, kx);
+      if (w == 0.f) continue;
+      const float* __restrict__ line = first + kx * count;
+      for (int64_t r = 0; r < count; ++r) acc[r] = mul_add_rn(w, line[r], acc[r]);
+    }
   }
+  transpose_block(sums, a.out_w, count, across);  // back to [count, out_w]
+  // Locals, not a's fields: a uint8 store may alias anything, and the loop
+  // would reload them on every element.
+  Out* __restrict__ out = static_cast<Out*>(a.output) + (plane * a.out_h + y0) * a.out_w;
+  const float* __restrict__ values = across;
+  const int64_t slot = a.affine.slot(plane % a.channels), total = count * a.out_w;
+  const float scale = a.affine.scale[slot], bias = a.affine.bias[slot];
+  const bool quantize = a.quantize;
+  for (int64_t i = 0; i < total; ++i) store_value(out + i, resize_output(values[i], quantize, scale, bias));
+}
+
+// Work items of the CPU path: (plane, block of rows) pairs.
+SSLFAST_HD int64_t resize_blocks_per_plane(const ResizeArgs& a) { return ceil_div(a.out_h, kResizeBlockRows); }
+
+template <typename In, typename Out>
+SSLFAST_HD void resize_block_item(const ResizeArgs& a, int64_t item, float* scratch) {
+  const int64_t per_plane = resize_blocks_per_plane(a);
+  const int64_t plane = item / per_plane, y0 = (item % per_plane) * kResizeBlockRows;
+  const int64_t count = a.out_h - y0 < kResizeBlockRows ? a.out_h - y0 : kResizeBlockRows;
+  resize_block<In, Out>(a, plane, y0, count, scratch);
 }
 
 // ---------------------------------------------------------------------------
@@ -293,17 +361,19 @@ SSLFAST_HD void sr_pair_element(const SrPairArgs& a, int64_t flat) {
   }
 }
 
-// LR row `row` and the `factor` HR rows it covers (CPU work item).
+// LR block `item` (as resize_block_item) and the HR rows it covers (CPU work item).
 template <typename Out>
-SSLFAST_HD void sr_pair_row(const SrPairArgs& a, int64_t row, float* scratch) {
-  const int64_t yo = row % a.lr.out_h, plane = row / a.lr.out_h;
+SSLFAST_HD void sr_pair_block_item(const SrPairArgs& a, int64_t item, float* scratch) {
+  const int64_t per_plane = resize_blocks_per_plane(a.lr);
+  const int64_t plane = item / per_plane, y0 = (item % per_plane) * kResizeBlockRows;
+  const int64_t count = a.lr.out_h - y0 < kResizeBlockRows ? a.lr.out_h - y0 : kResizeBlockRows;
   const int64_t slot = a.lr.affine.slot(plane % a.lr.channels);
   const float scale = a.lr.affine.scale[slot], bias = a.lr.affine.bias[slot];
-  const int64_t first = (plane * a.lr.in_h + yo * a.factor) * a.lr.in_w, count = a.factor * a.lr.in_w;
-  const uint8_t* in = static_cast<const uint8_t*>(a.lr.input) + first;
-  Out* hr = static_cast<Out*>(a.hr) + first;
-  for (int64_t x = 0; x < count; ++x) store_value(hr + x, mul_add_rn(load_value(in + x), scale, bias));
-  resize_row<uint8_t, Out>(a.lr, row, scratch);
+  const int64_t first = (plane * a.lr.in_h + y0 * a.factor) * a.lr.in_w, total = count * a.factor * a.lr.in_w;
+  const uint8_t* __restrict__ in = static_cast<const uint8_t*>(a.lr.input) + first;
+  Out* __restrict__ hr = static_cast<Out*>(a.hr) + first;
+  for (int64_t i = 0; i < total; ++i) store_value(hr + i, mul_add_rn(load_value(in + i), scale, bias));
+  resize_block<uint8_t, Out>(a.lr, plane, y0, count, scratch);
 }
 
 // ---------------------------------------------------------------------------

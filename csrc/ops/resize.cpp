@@ -42,8 +42,8 @@ Resampling plan_resampling(const at::Tensor& images, int64_t out_h, int64_t out_
 #endif
                 });
   ResizeArgs& a = r.args;
-  a.rows = {start, weight, rows.taps};
-  a.cols = {start + out_h, weight + out_h * rows.taps, cols.taps};
+  a.rows = row_axis(rows, start, weight);
+  a.cols = column_axis(rows, cols, start, weight);
   a.planes = images.size(0) * images.size(1);
   a.channels = images.size(1);
   a.in_h = in_h;
