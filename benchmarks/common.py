@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import importlib
 import statistics
 import time
 from dataclasses import dataclass, field
@@ -25,6 +26,14 @@ except ImportError:  # pragma: no cover
 class Unavailable(Exception):
     """Raised by an implementation's factory when it cannot run here (library
     missing, device not supported); the suites skip it and say why."""
+
+
+def require(module: str):
+    """Import a peer's optional library, or raise Unavailable saying it is missing."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise Unavailable(f"{module} not installed ({exc})") from None
 
 
 @dataclass(frozen=True)

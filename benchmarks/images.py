@@ -3,6 +3,8 @@ with scikit-image and scikit-learn (natural image statistics, which matters
 for resampling: bicubic overshoot and rounding behave as on real data)."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 
@@ -23,3 +25,15 @@ def photo_batch(shape, seed: int = 0) -> torch.Tensor:
         left = rng.integers(photo.shape[1] - width + 1)
         out[i] = photo[top:top + height, left:left + width]
     return torch.from_numpy(out).permute(0, 3, 1, 2).contiguous()
+
+
+@dataclass
+class ImageBatch:
+    """A job's inputs: a uint8 batch on a device (jobs with parameters subclass it)."""
+
+    x: torch.Tensor  # uint8 [B, 3, S, S]
+    device: str
+
+    @property
+    def batch(self) -> int:
+        return self.x.shape[0]

@@ -15,8 +15,8 @@ import torch
 
 from sslfast import ops
 
-from .common import Impl, Unavailable
-from .images import photo_batch
+from .common import Impl, require
+from .images import ImageBatch, photo_batch
 
 FAMILY = "mask"
 REFERENCE = "sslfast"
@@ -27,15 +27,9 @@ BLOCK = dict(kind="blocks", count=(1, 1), block_size=(0.25, 0.5))
 
 
 @dataclass
-class Inputs:
-    x: torch.Tensor      # uint8 [B, 3, S, S]
+class Inputs(ImageBatch):
     index: torch.Tensor  # int64 [B] sample ids
     boxes: torch.Tensor  # int64 [B, 1, 4] the blocks sslfast draws, for pinning the peers
-    device: str
-
-    @property
-    def batch(self) -> int:
-        return self.x.shape[0]
 
 
 def group_name(shape) -> str:
@@ -45,7 +39,7 @@ def group_name(shape) -> str:
 def make_inputs(shape, device: str = "cpu", seed: int = 0) -> Inputs:
     x = photo_batch(shape, seed).to(device)
     index = torch.arange(shape[0], device=device)
-    return Inputs(x, index, ops.sample_boxes(SEED, index, shape[-2:], **BLOCK), device)
+    return Inputs(x, device, index=index, boxes=ops.sample_boxes(SEED, index, shape[-2:], **BLOCK))
 
 
 def bytes_moved(inputs: Inputs) -> int:
@@ -93,10 +87,7 @@ def _torchvision(inp: Inputs):
 
 
 def _kornia(inp: Inputs):
-    try:
-        import kornia
-    except ImportError as exc:
-        raise Unavailable(f"kornia not installed ({exc})") from None
+    kornia = require("kornia")
     x = inp.x
     aug = kornia.augmentation.RandomErasing(p=1.0, value=0.0)
     params = aug.forward_parameters(x.shape)

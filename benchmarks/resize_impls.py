@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from sslfast import ops
 
 from .common import Impl
-from .images import photo_batch
+from .images import ImageBatch, photo_batch
 
 FAMILY = "resize"
 REFERENCE = "sslfast"
@@ -27,14 +27,8 @@ ATOL = 1.0
 
 
 @dataclass
-class Inputs:
-    x: torch.Tensor  # uint8 [B, 3, S, S]
-    size: int
-    device: str
-
-    @property
-    def batch(self) -> int:
-        return self.x.shape[0]
+class Inputs(ImageBatch):
+    size: int  # output side
 
 
 def group_name(shape) -> str:
@@ -44,7 +38,7 @@ def group_name(shape) -> str:
 
 def make_inputs(shape, device: str = "cpu", seed: int = 0) -> Inputs:
     dims, size = shape
-    return Inputs(photo_batch(dims, seed).to(device), size, device)
+    return Inputs(photo_batch(dims, seed).to(device), device, size=size)
 
 
 def bytes_moved(inputs: Inputs) -> int:

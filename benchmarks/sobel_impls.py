@@ -7,16 +7,14 @@ gray image in [0, 1] units, zero-padded at the border.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from sslfast import ops
 
-from .common import Impl, Unavailable
-from .images import photo_batch
+from .common import Impl, require
+from .images import ImageBatch, photo_batch
 
 FAMILY = "sobel"
 REFERENCE = "sslfast"
@@ -25,14 +23,7 @@ QUICK_SHAPES = SHAPES
 SOBEL_X = ((-1.0, 0.0, 1.0), (-2.0, 0.0, 2.0), (-1.0, 0.0, 1.0))
 
 
-@dataclass
-class Inputs:
-    x: torch.Tensor  # uint8 [B, 3, S, S]
-    device: str
-
-    @property
-    def batch(self) -> int:
-        return self.x.shape[0]
+Inputs = ImageBatch
 
 
 def group_name(shape) -> str:
@@ -91,10 +82,7 @@ def _torchvision(inp: Inputs):
 
 
 def _kornia(inp: Inputs):
-    try:
-        import kornia
-    except ImportError as exc:
-        raise Unavailable(f"kornia not installed ({exc})") from None
+    kornia = require("kornia")
     x = inp.x
     weights = torch.tensor(ops.LUMA_WEIGHTS, device=x.device)
     kernels = _kernels(x.device)[:, 0]  # [2, 3, 3]
@@ -108,10 +96,7 @@ def _kornia(inp: Inputs):
 
 
 def _opencv(inp: Inputs):
-    try:
-        import cv2
-    except ImportError as exc:
-        raise Unavailable(f"opencv not installed ({exc})") from None
+    cv2 = require("cv2")
     hwc = np.ascontiguousarray(inp.x.numpy().transpose(0, 2, 3, 1))
     matrix = np.asarray([ops.LUMA_WEIGHTS], dtype=np.float32) / 255
 

@@ -24,8 +24,8 @@ import torch.nn.functional as F
 
 from sslfast import ops
 
-from .common import Impl, Unavailable
-from .images import photo_batch
+from .common import Impl, Unavailable, require
+from .images import ImageBatch, photo_batch
 from .rotate_impls import MEAN, STD, _scaled_stats, _torch_normalize
 
 FAMILY = "sr_pair"
@@ -37,14 +37,8 @@ ATOL = 3 / 255 / min(STD) + 1e-5  # three uint8 levels of the LR image, normalis
 
 
 @dataclass
-class Inputs:
-    x: torch.Tensor  # uint8 [B, 3, S, S]
-    filter: str      # 'bicubic' or 'box'
-    device: str
-
-    @property
-    def batch(self) -> int:
-        return self.x.shape[0]
+class Inputs(ImageBatch):
+    filter: str  # 'bicubic' or 'box'
 
 
 def group_name(shape) -> str:
@@ -54,7 +48,7 @@ def group_name(shape) -> str:
 
 def make_inputs(shape, device: str = "cpu", seed: int = 0) -> Inputs:
     filter, dims = shape
-    return Inputs(photo_batch(dims, seed).to(device), filter, device)
+    return Inputs(photo_batch(dims, seed).to(device), device, filter=filter)
 
 
 def bytes_moved(inputs: Inputs) -> int:
@@ -132,10 +126,7 @@ def _pil(inp: Inputs):
 
 
 def _opencv(inp: Inputs):
-    try:
-        import cv2
-    except ImportError as exc:
-        raise Unavailable(f"opencv not installed ({exc})") from None
+    cv2 = require("cv2")
     if inp.filter != "box":
         raise Unavailable("OpenCV has no antialiased bicubic (INTER_CUBIC does not widen the kernel: "
                           "a different, aliased image); it is timed in the box job (INTER_AREA)")

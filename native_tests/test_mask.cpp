@@ -11,31 +11,17 @@
 #include <type_traits>
 #include <vector>
 
+#include "buffers.h"
 #include "check.h"
 #include "kernels/common.h"
 #include "kernels/mask.h"
 
 using namespace sslfast;
+using sslfast_test::Guarded;
+using sslfast_test::random_value;
+using sslfast_test::same_bits;
 
 namespace {
-
-constexpr int kGuard = 8;
-
-template <typename T>
-T random_value(std::mt19937_64& rng) {
-  if constexpr (std::is_same_v<T, uint8_t>) {
-    return (uint8_t)(rng() & 0xff);
-  } else {
-    T out{};
-    store_value(&out, std::uniform_real_distribution<float>(-0.25f, 1.25f)(rng));
-    return out;
-  }
-}
-
-template <typename T>
-bool same_bits(const T& a, const T& b) {
-  return std::memcmp(&a, &b, sizeof(T)) == 0;
-}
 
 void test_box_sampler() {
   const int64_t n = 500, height = 23, width = 31;
@@ -43,11 +29,11 @@ void test_box_sampler() {
   for (int64_t i = 0; i < n; ++i) index[(size_t)i] = i * 7919 - 100;
   for (bool centered : {false, true}) {
     const int64_t count_min = centered ? 1 : 0, count_max = centered ? 1 : 5;
-    std::vector<int64_t> boxes((size_t)(n * count_max * 4 + 2 * kGuard), -7);
-    BoxSamplerArgs a{index.data(), boxes.data() + kGuard, 99, n, height, width, count_min, count_max,
+    Guarded<int64_t> boxes(n * count_max * 4);
+    BoxSamplerArgs a{index.data(), boxes.data(), 99, n, height, width, count_min, count_max,
                      centered ? 9 : 2, centered ? 9 : 10, centered ? 12 : 3, centered ? 12 : 31, centered};
     for (int64_t i = 0; i < n; ++i) sample_boxes_one(a, i);
-    for (int g = 0; g < kGuard; ++g) CHECK(boxes[(size_t)g] == -7 && boxes[boxes.size() - 1 - g] == -7);
+    CHECK(boxes.guards_intact());
     std::vector<int> seen_counts((size_t)count_max + 1, 0);
     for (int64_t i = 0; i < n; ++i) {
       int64_t used = 0;
@@ -192,31 +178,22 @@ void run_apply(std::mt19937_64& rng, MaskFill fill, bool use_boxes, bool convert
   } else {
     a.mask = mask;
   }
-  std::vector<Out> by_element((size_t)(numel + 2 * kGuard)), by_row((size_t)(numel + 2 * kGuard));
-  std::memset(by_element.data(), 0xA5, by_element.size() * sizeof(Out));
-  std::memset(by_row.data(), 0xA5, by_row.size() * sizeof(Out));
+  Guarded<Out> by_element(numel), by_row(numel);
   bool* mask_element_out = new bool[(size_t)(batch * plane)];
   bool* mask_row_out = new bool[(size_t)(batch * plane)];
-  a.output = by_element.data() + kGuard;
+  a.output = by_element.data();
   a.mask_out = use_boxes ? mask_element_out : nullptr;
   for (int64_t f = 0; f < numel; ++f) mask_element<In, Out>(a, f);
-  a.output = by_row.data() + kGuard;
+  a.output = by_row.data();
   a.mask_out = use_boxes ? mask_row_out : nullptr;
   for (int64_t row = 0; row < batch * channels * height; ++row) mask_row<In, Out>(a, row);
   const std::string label = "fill " + std::to_string((int)fill) + (use_boxes ? " boxes" : " mask") +
                             (convert ? " converted" : "");
-  for (int g = 0; g < kGuard; ++g) {
-    uint8_t pattern[sizeof(Out)];
-    std::memset(pattern, 0xA5, sizeof pattern);
-    CHECK_MSG(std::memcmp(&by_row[(size_t)g], pattern, sizeof(Out)) == 0 &&
-                  std::memcmp(&by_row[by_row.size() - 1 - g], pattern, sizeof(Out)) == 0 &&
-                  std::memcmp(&by_element[(size_t)g], pattern, sizeof(Out)) == 0,
-              "%s wrote outside the output", label.c_str());
-  }
+  CHECK_MSG(by_row.guards_intact() && by_element.guards_intact(), "%s wrote outside the output", label.c_str());
   int64_t differ = 0, wrong = 0;
   for (int64_t f = 0; f < numel; ++f) {
-    const Out& got = by_row[(size_t)(kGuard + f)];
-    if (!same_bits(got, by_element[(size_t)(kGuard + f)])) ++differ;
+    const Out& got = by_row[f];
+    if (!same_bits(got, by_element[f])) ++differ;
     const int64_t b = f / (channels * plane), c = (f / plane) % channels, pixel = f % plane;
     const bool masked = mask[b * plane + pixel];
     if (!masked && a.raw_copy) {

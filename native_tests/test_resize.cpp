@@ -11,54 +11,17 @@
 #include <type_traits>
 #include <vector>
 
+#include "buffers.h"
 #include "check.h"
 #include "kernels/common.h"
 #include "kernels/resize.h"
 
 using namespace sslfast;
+using sslfast_test::Guarded;
+using sslfast_test::random_value;
+using sslfast_test::same_bits;
 
 namespace {
-
-constexpr int kGuard = 8;
-
-template <typename T>
-T random_value(std::mt19937_64& rng) {
-  if constexpr (std::is_same_v<T, uint8_t>) {
-    return (uint8_t)(rng() & 0xff);
-  } else {
-    T out{};
-    store_value(&out, std::uniform_real_distribution<float>(-0.25f, 1.25f)(rng));
-    return out;
-  }
-}
-
-template <typename T>
-bool same_bits(const T& a, const T& b) {
-  return std::memcmp(&a, &b, sizeof(T)) == 0;
-}
-
-template <typename T>
-T sentinel() {
-  T s;
-  std::memset(&s, 0xA5, sizeof s);
-  return s;
-}
-
-// Output buffer with guard bands; check_guards reports writes outside.
-template <typename T>
-struct Guarded {
-  std::vector<T> buffer;
-  explicit Guarded(int64_t n) : buffer((size_t)(n + 2 * kGuard), sentinel<T>()) {}
-  T* data() { return buffer.data() + kGuard; }
-  const T& operator[](int64_t i) const { return buffer[(size_t)(kGuard + i)]; }
-  bool guards_intact() const {
-    for (int g = 0; g < kGuard; ++g)
-      if (!same_bits(buffer[(size_t)g], sentinel<T>()) ||
-          !same_bits(buffer[buffer.size() - 1 - (size_t)g], sentinel<T>()))
-        return false;
-    return true;
-  }
-};
 
 // Weight of every input sample for output i, straight from the definitions.
 std::vector<double> naive_weights(ResampleFilter filter, bool antialias, int64_t in, int64_t out, int64_t i) {

@@ -18,6 +18,7 @@ from torch.library import opcheck
 from sslfast import ops
 from sslfast.transforms import RandomMask
 
+from inputs import random_images
 from reference import counter_hash, hash_below
 
 BOX_FIELD = 0x4D61736B     # kMaskBoxField in csrc/kernels/mask.h
@@ -25,12 +26,6 @@ REGION_FIELD = 0x5265676E  # kMaskRegionField
 NOISE_FIELD = 0x4E6F6973   # kMaskNoiseField
 MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 ALL_DTYPES = [torch.uint8, torch.float16, torch.bfloat16, torch.float32]
-
-
-def random_images(shape, dtype, generator):
-    if dtype == torch.uint8:
-        return torch.randint(0, 256, shape, dtype=torch.uint8, generator=generator)
-    return torch.rand(shape, generator=generator).to(dtype)
 
 
 def rasterize(boxes, height, width):

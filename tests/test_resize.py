@@ -18,6 +18,8 @@ from torch.library import opcheck
 from sslfast import ops
 from sslfast.transforms import SuperResolutionPair
 
+from inputs import random_images
+
 MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 ALL_DTYPES = [torch.uint8, torch.float16, torch.bfloat16, torch.float32]
 # (in_h, in_w, out_h, out_w): odd sizes, integer and fractional factors,
@@ -25,12 +27,6 @@ ALL_DTYPES = [torch.uint8, torch.float16, torch.bfloat16, torch.float32]
 SIZES = [(32, 40, 8, 10), (17, 23, 5, 9), (16, 16, 33, 47), (31, 29, 7, 31), (20, 21, 20, 7), (9, 13, 1, 1),
          (1, 1, 5, 3), (64, 48, 16, 12), (5, 7, 11, 2)]
 SOBEL_X = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]])
-
-
-def random_images(shape, dtype, generator):
-    if dtype == torch.uint8:
-        return torch.randint(0, 256, shape, dtype=torch.uint8, generator=generator)
-    return torch.rand(shape, generator=generator).to(dtype)
 
 
 def smooth_images(shape, generator):

@@ -1,79 +1,70 @@
 // CUDA backend of the mask family: one thread per sample (samplers, region
-// thresholds) or per output element, each calling the same per-element code
-// as the CPU backend. Region masks take four launches: noise grid, field bins
+// thresholds) or per element, each calling the same per-element code as the
+// CPU backend. Region masks take four launches: noise grid, field bins
 // counted into the histogram (atomics), thresholds, mask.
 #include "launch.h"
-#include "../kernels/dispatch_dtypes.h"
 #include "../kernels/mask.h"
 
 namespace sslfast::cuda {
+namespace {
 
-__global__ void sample_boxes_kernel(const BoxSamplerArgs args) {
-  for (int64_t i = grid_first(); i < args.n; i += grid_step()) sample_boxes_one(args, i);
-}
+struct BoxesOp {
+  static __device__ void run(const BoxSamplerArgs& a, int64_t i) { sample_boxes_one(a, i); }
+};
 
-__global__ void boxes_to_mask_kernel(const int64_t* boxes, int64_t count, int64_t height, int64_t width, bool* mask,
-                                     int64_t total) {
-  for (int64_t i = grid_first(); i < total; i += grid_step()) boxes_to_mask_element(boxes, count, height, width, mask, i);
-}
-
-__global__ void region_noise_kernel(const RegionArgs args, int64_t total) {
-  for (int64_t i = grid_first(); i < total; i += grid_step()) region_noise_element(args, i);
-}
-
-__global__ void region_bins_kernel(const RegionArgs args, int64_t total) {
-  const int64_t plane = args.height * args.width;
-  for (int64_t i = grid_first(); i < total; i += grid_step()) {
-    const uint16_t bin = region_bin_element(args, i);
-    atomicAdd(args.histogram + (i / plane) * kRegionBins + bin, 1);
+struct RasterOp {
+  struct Args {
+    const int64_t* boxes;
+    int64_t count, height, width;
+    bool* mask;
+  };
+  static __device__ void run(const Args& a, int64_t i) {
+    boxes_to_mask_element(a.boxes, a.count, a.height, a.width, a.mask, i);
   }
-}
+};
 
-__global__ void region_threshold_kernel(const RegionArgs args) {
-  for (int64_t s = grid_first(); s < args.n; s += grid_step()) region_threshold_one(args, s);
-}
+struct RegionNoiseOp {
+  static __device__ void run(const RegionArgs& a, int64_t i) { region_noise_element(a, i); }
+};
 
-__global__ void region_mask_kernel(const RegionArgs args, int64_t total) {
-  for (int64_t i = grid_first(); i < total; i += grid_step()) region_mask_element(args, i);
-}
+struct RegionBinsOp {
+  static __device__ void run(const RegionArgs& a, int64_t i) {
+    const uint16_t bin = region_bin_element(a, i);
+    atomicAdd(a.histogram + (i / (a.height * a.width)) * kRegionBins + bin, 1);
+  }
+};
+
+struct RegionThresholdOp {
+  static __device__ void run(const RegionArgs& a, int64_t s) { region_threshold_one(a, s); }
+};
+
+struct RegionMaskOp {
+  static __device__ void run(const RegionArgs& a, int64_t i) { region_mask_element(a, i); }
+};
 
 template <typename In, typename Out>
-__global__ void apply_mask_kernel(const MaskApplyArgs args, int64_t total) {
-  for (int64_t i = grid_first(); i < total; i += grid_step()) mask_element<In, Out>(args, i);
-}
+struct ApplyOp {
+  static __device__ void run(const MaskApplyArgs& a, int64_t i) { mask_element<In, Out>(a, i); }
+};
 
-void sample_boxes(const BoxSamplerArgs& args) {
-  sample_boxes_kernel<<<grid_for(args.n), kThreads, 0, current_stream()>>>(args);
-  C10_CUDA_KERNEL_LAUNCH_CHECK();
-}
+}  // namespace
+
+void sample_boxes(const BoxSamplerArgs& args) { launch_for_each<BoxesOp>(args, args.n); }
 
 void boxes_to_mask(const int64_t* boxes, int64_t n, int64_t count, int64_t height, int64_t width, bool* mask) {
-  const int64_t total = n * height * width;
-  boxes_to_mask_kernel<<<grid_for(total), kThreads, 0, current_stream()>>>(boxes, count, height, width, mask, total);
-  C10_CUDA_KERNEL_LAUNCH_CHECK();
+  launch_for_each<RasterOp>(RasterOp::Args{boxes, count, height, width, mask}, n * height * width);
 }
 
 void region_masks(const RegionArgs& args) {
-  const int64_t grid = args.n * args.cells * args.cells, pixels = args.n * args.height * args.width;
-  const cudaStream_t stream = current_stream();
-  region_noise_kernel<<<grid_for(grid), kThreads, 0, stream>>>(args, grid);
-  C10_CUDA_KERNEL_LAUNCH_CHECK();
-  region_bins_kernel<<<grid_for(pixels), kThreads, 0, stream>>>(args, pixels);
-  C10_CUDA_KERNEL_LAUNCH_CHECK();
-  region_threshold_kernel<<<grid_for(args.n), kThreads, 0, stream>>>(args);
-  C10_CUDA_KERNEL_LAUNCH_CHECK();
-  region_mask_kernel<<<grid_for(pixels), kThreads, 0, stream>>>(args, pixels);
-  C10_CUDA_KERNEL_LAUNCH_CHECK();
+  const int64_t pixels = args.n * args.height * args.width;
+  launch_for_each<RegionNoiseOp>(args, args.n * args.cells * args.cells);
+  launch_for_each<RegionBinsOp>(args, pixels);
+  launch_for_each<RegionThresholdOp>(args, args.n);
+  launch_for_each<RegionMaskOp>(args, pixels);
 }
 
 void apply_mask(const MaskApplyArgs& args, DType in, DType out) {
-  const int64_t total = args.batch * args.channels * args.height * args.width;
-  dispatch_in_out(in, out, [&](auto in_tag, auto out_tag) {
-    using In = typename decltype(in_tag)::type;
-    using Out = typename decltype(out_tag)::type;
-    apply_mask_kernel<In, Out><<<grid_for(total), kThreads, 0, current_stream()>>>(args, total);
-  });
-  C10_CUDA_KERNEL_LAUNCH_CHECK();
+  launch_in_out<ApplyOp>(args, args.batch * args.channels * args.height * args.width, in, out);
 }
 
 }  // namespace sslfast::cuda
