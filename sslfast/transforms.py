@@ -15,6 +15,8 @@ from . import ops
 from .ops._checks import check_choice, check_seed
 from .ops.mask import KINDS as MASK_KINDS
 
+__all__ = ["RandomMask", "RandomRotation90", "SuperResolutionPair"]
+
 
 def _batch_index(counter, images: torch.Tensor, index: Optional[torch.Tensor]) -> torch.Tensor:
     """The samples' indices: given, or the next block of an internal counter."""
@@ -22,8 +24,6 @@ def _batch_index(counter, images: torch.Tensor, index: Optional[torch.Tensor]) -
         start = next(counter) * images.shape[0]
         return torch.arange(start, start + images.shape[0], device=images.device)
     return index.to(images.device)
-
-__all__ = ["RandomMask", "RandomRotation90", "SuperResolutionPair"]
 
 
 class RandomRotation90(nn.Module):

@@ -181,6 +181,11 @@ def test_region_mask_thresholds_the_spline_field(size, cells):
         assert field[m].min() >= field[~m].max() - 2 / 4096
 
 
+def test_region_single_coverage_value():
+    masks = ops.sample_masks(3, torch.arange(10), (10, 20), kind="region", coverage=0.25)
+    assert (masks.sum((1, 2, 3)) == 50).all()
+
+
 def test_region_extreme_coverage():
     nothing = ops.sample_masks(0, torch.arange(4), 16, kind="region", coverage=(0.0, 0.0))
     everything = ops.sample_masks(0, torch.arange(4), 16, kind="region", coverage=(1.0, 1.0))
@@ -412,6 +417,8 @@ I3 = torch.arange(3)
     (lambda: ops.sample_masks(0, I3, 8, kind="region", coverage=(0.3, 0.2)), ValueError, "coverage"),
     (lambda: ops.sample_masks(0, I3, 8, kind="region", coverage=(-0.1, 0.2)), ValueError, "coverage"),
     (lambda: ops.sample_masks(0, I3, 2, kind="region", coverage=(0.3, 0.4)), ValueError, "coverage"),
+    (lambda: ops.sample_masks(0, I3, 3, kind="region", coverage=0.3), ValueError, "coverage"),
+    (lambda: ops.sample_masks(0, I3, 8, kind="region", coverage="most"), TypeError, "coverage"),
     (lambda: ops.sample_masks(0, I3, 8, kind="region", cells=1), ValueError, "cells"),
     (lambda: ops.sample_masks(0, I3, 8, kind="region", cells=2.0), TypeError, "cells"),
     (lambda: ops.sample_boxes(0, I3, 8, kind="region"), ValueError, "kind"),

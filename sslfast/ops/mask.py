@@ -110,7 +110,7 @@ def sample_masks(seed: int, index: torch.Tensor, size, *, kind: str = "center", 
     pixels = height * width
     covered_min, covered_max = math.ceil(low * pixels), math.floor(high * pixels)
     if covered_min > covered_max:
-        raise ValueError(f"coverage: {tuple(coverage)} of a {height}x{width} image contains no whole pixel count")
+        raise ValueError(f"coverage: ({low}, {high}) of a {height}x{width} image contains no whole pixel count")
     if isinstance(cells, bool) or not isinstance(cells, int):
         raise TypeError(f"cells: expected an int, got {type(cells).__name__}")
     if not 2 <= cells <= 4096:
