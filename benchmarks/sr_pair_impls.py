@@ -6,11 +6,12 @@ The job (SRGAN's input pipeline): a uint8 batch of HR crops ``[B, 3, S, S]``
 (bicubic, or box = area averaging), ``hr`` the crops themselves, both as
 float32 normalised with the ImageNet mean/std.
 
-Peers must match sslfast within three uint8 levels after normalisation
+Peers must match sslfast within eight uint8 levels after normalisation
 (ATOL): PIL and torch's uint8 path (which agree with each other within one
-level) round and clamp the intermediate image between their two passes, which
-on photos puts ~0.01% of their pixels up to three levels from the exactly
-rounded result that sslfast (and the definition) give. Per-input preparation
+level) round and clamp the intermediate image to 8 bits between their two
+passes, which on photo crops puts a few pixels in 10^4 up to ~5 levels from
+the exactly rounded result that sslfast (and the definition) give; all other
+pixels agree within one level. Per-input preparation
 that is not part of the job (the HWC copy PIL and OpenCV work on, a
 channels_last copy for torch) happens outside the timing.
 """
@@ -33,7 +34,7 @@ REFERENCE = "sslfast"
 FACTOR = 4
 SHAPES = [("bicubic", (128, 3, 96, 96)), ("bicubic", (32, 3, 224, 224)), ("box", (128, 3, 96, 96))]
 QUICK_SHAPES = [SHAPES[0], SHAPES[2]]
-ATOL = 3 / 255 / min(STD) + 1e-5  # three uint8 levels of the LR image, normalised
+ATOL = 8 / 255 / min(STD) + 1e-5  # eight uint8 levels of the LR image, normalised
 
 
 @dataclass
