@@ -110,28 +110,37 @@ def _minor_faults() -> int | None:
     return resource.getrusage(resource.RUSAGE_SELF).ru_minflt if resource else None
 
 
-def time_callable(fn: Callable[[], Any], device: str, *, warmup: int = 2, min_reps: int = 10,
-                  min_time_s: float = 1.0, max_reps: int = 200) -> Timing:
-    """Median wall time of ``fn`` after ``warmup`` calls; repeats until both
-    ``min_reps`` calls and ``min_time_s`` seconds are reached (at most
-    ``max_reps``). On CUDA each call is bracketed by synchronisations."""
-    for _ in range(warmup):
-        fn()
+def time_interleaved(fns: Sequence[Callable[[], Any]], device: str, *, warmup: int = 2, rounds: int = 25,
+                     min_time_s: float = 0.0, max_rounds: int = 500) -> list[Timing]:
+    """Median wall time of each of ``fns``, timed round-robin: every round
+    calls each function once (in an order that rotates between rounds), so
+    load from other processes on a shared machine hits all of them alike
+    instead of whichever happened to be running. Runs ``rounds`` rounds, more
+    if the total is under ``min_time_s``; each call is synchronised on CUDA."""
+    for fn in fns:
+        for _ in range(warmup):
+            fn()
     synchronize(device)
-    times = []
-    faults0 = _minor_faults()
-    total = 0.0
-    while len(times) < max_reps and (len(times) < min_reps or total < min_time_s):
-        synchronize(device)
-        start = time.perf_counter()
-        fn()
-        synchronize(device)
-        elapsed = time.perf_counter() - start
-        times.append(elapsed)
-        total += elapsed
-    faults1 = _minor_faults()
-    faults = None if faults0 is None or faults1 is None else (faults1 - faults0) / len(times)
-    return Timing(statistics.median(times), min(times), len(times), faults)
+    times: list[list[float]] = [[] for _ in fns]
+    faults = [0] * len(fns)
+    counted = _minor_faults() is not None
+    total, done = 0.0, 0
+    while done < max_rounds and (done < rounds or total < min_time_s):
+        for j in range(len(fns)):
+            i = (j + done) % len(fns)
+            f0 = _minor_faults()
+            synchronize(device)
+            start = time.perf_counter()
+            fns[i]()
+            synchronize(device)
+            elapsed = time.perf_counter() - start
+            if counted:
+                faults[i] += _minor_faults() - f0
+            times[i].append(elapsed)
+            total += elapsed
+        done += 1
+    return [Timing(statistics.median(t), min(t), len(t), faults[i] / len(t) if counted else None)
+            for i, t in enumerate(times)]
 
 
 def reuse_freed_memory() -> bool:

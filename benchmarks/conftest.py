@@ -7,7 +7,8 @@ the modules are named bench_*.py, not test_*.py. Run them explicitly:
     pytest benchmarks --benchmark-only          # every bench_*.py here
 
 Options: ``--bench-device cpu|cuda|all`` (default cpu; cuda ones skip without
-a GPU) and ``--bench-reuse-freed-memory`` (see common.reuse_freed_memory).
+a GPU), ``--bench-reuse-freed-memory`` (see common.reuse_freed_memory) and
+``--bench-threads N`` (torch.set_num_threads).
 Every test here carries the ``bench`` marker, so ``-m "not bench"`` drops
 them from a run that names this folder.
 """
@@ -28,12 +29,19 @@ def pytest_addoption(parser):
                     help="device(s) to benchmark on (default cpu)")
     group.addoption("--bench-reuse-freed-memory", action="store_true",
                     help="keep freed heap memory in the process so outputs do not page-fault every call")
+    group.addoption("--bench-threads", type=int, default=None,
+                    help="torch.set_num_threads for the run (default: torch's)")
 
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "bench: performance benchmark (benchmarks/, run explicitly)")
     if config.getoption("--bench-reuse-freed-memory", default=False):
         reuse_freed_memory()
+    threads = config.getoption("--bench-threads", default=None)
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
 
 
 def pytest_collect_file(file_path: Path, parent):

@@ -1,10 +1,12 @@
 """Markdown timing tables for the op families: sslfast against its peers.
 
-    python -m benchmarks.report [--quick] [--device cpu|cuda] [--family rotate|all]
+    python -m benchmarks.report [--quick] [--device cpu|cuda] [--family rotate|jigsaw|context|permutations|all]
                                 [--reuse-freed-memory]
 
 For every family and batch shape it times each implementation (warm-up, then
-the median of repeated calls; on CUDA every call is synchronised), checks once
+the median of repeated calls, taken round-robin across the implementations so
+that load from other processes hits all of them alike; on CUDA every call is
+synchronised), checks once
 that each one matches the reference (sslfast) and prints a table:
 implementation, median ms, images/s, and ratio = peer time / sslfast time
 (> 1 means sslfast is faster), then the ratio to the fastest peer.
@@ -13,22 +15,31 @@ Adding a family: write ``benchmarks/<family>_impls.py`` exposing FAMILY,
 REFERENCE, SHAPES, QUICK_SHAPES, IMPLS (a list of common.Impl), make_inputs,
 group_name, bytes_moved and definition (see rotate_impls.py), optionally ATOL
 (the equivalence tolerance, default 1e-5), and list it in FAMILIES below;
-bench_<family>.py can reuse the same module.
+bench_<family>.py can reuse the same module. A job that is not a batch of
+images exposes ``run_report(device, quick, out)`` instead and prints its own
+table (see permutation_impls.py). A module may define its own
+``assert_equivalent`` (same signature as common's) where outputs legitimately
+differ beyond a fixed tolerance (see render_impls.py).
 """
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import platform
 import sys
 
 import torch
 
-from .common import Unavailable, assert_equivalent, reuse_freed_memory, synchronized, time_callable
+from .common import Unavailable, assert_equivalent, reuse_freed_memory, synchronized, time_interleaved
 
 # family -> module with its implementations
 FAMILIES = {
     "rotate": "benchmarks.rotate_impls",
+    "jigsaw": "benchmarks.jigsaw_impls",
+    "context": "benchmarks.context_impls",
+    "permutations": "benchmarks.permutation_impls",
+    "render": "benchmarks.render_impls",
     "sr_pair": "benchmarks.sr_pair_impls",
     "resize": "benchmarks.resize_impls",
     "sobel": "benchmarks.sobel_impls",
@@ -45,18 +56,23 @@ def _fmt_rate(images_per_s: float) -> str:
 
 
 def run_family(module, device: str, quick: bool, out=sys.stdout) -> None:
+    if hasattr(module, "run_report"):  # a family with its own table (not a batch of images)
+        module.run_report(device, quick, out)
+        return
+    atol = getattr(module, "ATOL", 1e-5)  # equivalence tolerance of the family's job
     shapes = module.QUICK_SHAPES if quick else module.SHAPES
-    timer_args = dict(warmup=1, min_reps=3, min_time_s=0.2) if quick else dict(warmup=3, min_reps=15, min_time_s=1.5)
+    timer_args = dict(warmup=1, rounds=5) if quick else dict(warmup=3, rounds=30, min_time_s=5.0)
     for shape in shapes:
         inputs = module.make_inputs(shape, device)
         batch = inputs.batch
         print(f"\n### {module.group_name(shape)} ({device})\n", file=out)
         reference_fn = next(i for i in module.IMPLS if i.name == module.REFERENCE).build(inputs, device)
         reference = reference_fn()
-        # sslfast is checked against the job's definition; the peers against sslfast.
-        atol = getattr(module, "ATOL", 1e-5)
-        assert_equivalent(reference, module.definition(inputs), name=f"{module.REFERENCE} vs definition", atol=atol)
-        results, skipped = [], []
+        # sslfast is checked against the job's definition; the peers against sslfast
+        # (with the family's own check where exact agreement is not the job's).
+        check = getattr(module, "assert_equivalent", assert_equivalent)
+        check(reference, module.definition(inputs), name=f"{module.REFERENCE} vs definition", atol=atol)
+        impls, fns, skipped = [], [], []
         for impl in module.IMPLS:
             try:
                 fn = impl.build(inputs, device)
@@ -64,10 +80,12 @@ def run_family(module, device: str, quick: bool, out=sys.stdout) -> None:
                 skipped.append((impl.name, str(exc)))
                 continue
             if impl.name != module.REFERENCE:
-                assert_equivalent(fn(), reference, name=impl.name, atol=atol)
-            timing = time_callable(synchronized(fn, device), device, **timer_args)
-            results.append((impl, timing))
-            del fn
+                check(fn(), reference, name=impl.name, atol=atol)
+            impls.append(impl)
+            fns.append(synchronized(fn, device))
+        del reference
+        results = list(zip(impls, time_interleaved(fns, device, **timer_args)))
+        del fns
         ref_time = next(t for i, t in results if i.name == module.REFERENCE).median_s
         show_faults = device == "cpu" and all(t.faults_per_call is not None for _, t in results)
         header = "| implementation | median ms | images/s | ratio (peer / sslfast) |"
@@ -121,13 +139,23 @@ def main(argv=None) -> int:
     import sslfast
     where = torch.cuda.get_device_name() if args.device == "cuda" else f"{platform.processor() or platform.machine()}"
     print(f"# sslfast benchmarks ({'quick' if args.quick else 'full'})\n")
-    print(f"device: {args.device} ({where}); torch {torch.__version__}, {torch.get_num_threads()} threads; "
-          f"sslfast {sslfast.__version__}; allocator: {allocator}")
+    print(f"device: {args.device} ({where}); torch {torch.__version__}, {torch.get_num_threads()} threads "
+          f"on {os.cpu_count()} CPUs; sslfast {sslfast.__version__}; allocator: {allocator}; "
+          f"load average at start {_load()}")
     families = list(FAMILIES) if args.family == "all" else [args.family]
     for name in families:
         print(f"\n## {name}")
         run_family(load_family(name), args.device, args.quick)
+    print(f"\nload average at end {_load()} (other processes on the machine skew the timings, "
+          f"multi-threaded implementations most)")
     return 0
+
+
+def _load() -> str:
+    try:
+        return "%.2f" % os.getloadavg()[0]
+    except (OSError, AttributeError):
+        return "n/a"
 
 
 if __name__ == "__main__":

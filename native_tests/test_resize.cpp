@@ -279,11 +279,12 @@ void test_gray_and_sobel(std::mt19937_64& rng, int64_t channels, int64_t height,
   a.output = by_element.data();
   for (int64_t f = 0; f < batch * plane; ++f) sobel_element<In, Out>(a, f);
   a.output = by_row.data();
-  std::vector<float> lines((size_t)(3 * width));
+  const int64_t stride = width + 2;
+  std::vector<float> lines((size_t)(3 * stride));
   for (int64_t b = 0; b < batch; ++b)
     for (int64_t y = 0; y < height; ++y) {
-      for (int r = 0; r < 3; ++r) gray_row<In>(a, b, y + r - 1, lines.data() + r * width);
-      sobel_row<Out>(a, b, y, lines.data(), lines.data() + width, lines.data() + 2 * width);
+      for (int r = 0; r < 3; ++r) gray_row<In>(a, b, y + r - 1, lines.data() + r * stride);
+      sobel_row<Out>(a, b, y, lines.data(), lines.data() + stride, lines.data() + 2 * stride);
     }
   CHECK(by_element.guards_intact() && by_row.guards_intact());
   int64_t differ = 0;

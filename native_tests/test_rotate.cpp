@@ -1,5 +1,6 @@
-// rotate90_element and rotate90_row of csrc/kernels/rotate.h against a naive
-// rotation written here, over every output element / row, for each storage
+// rotate90_element and rotate90_tile of csrc/kernels/rotate.h against a naive
+// rotation written here, over every output element / tile (sizes that span
+// several partial tiles included), for each storage
 // type pair, odd and even sizes (1x1 included), several channels, explicit
 // per-image turns (negative and >= 4 too) and all-four mode, with identity,
 // broadcast and per-channel ChannelAffine.
@@ -146,9 +147,11 @@ void run_case(std::mt19937_64& rng, int64_t batch, int64_t channels, int64_t siz
     if (entry == 0) {
       for (int64_t flat = 0; flat < out_numel; ++flat) rotate90_element<In, Out>(args, flat);
     } else {
-      for (int64_t row = 0; row < out_batch * channels * size; ++row) rotate90_row<In, Out>(args, row);
+      for (int64_t plane = 0; plane < out_batch * channels; ++plane)
+        for (int64_t y0 = 0; y0 < size; y0 += kRotateTile)
+          for (int64_t x0 = 0; x0 < size; x0 += kRotateTile) rotate90_tile<In, Out>(args, plane, y0, x0);
     }
-    const char* entry_name = entry == 0 ? "rotate90_element" : "rotate90_row";
+    const char* entry_name = entry == 0 ? "rotate90_element" : "rotate90_tile";
     for (int g = 0; g < kGuard; ++g) {
       CHECK_MSG(same_bits(buffer[(size_t)g], sentinel<Out>()), "%s %s wrote before the output", entry_name,
                 label.c_str());
@@ -182,7 +185,7 @@ void sweep(std::mt19937_64& rng) {
   // A batch wide enough that each of k = 0..3 and the negative/large aliases
   // occurs with every size.
   std::vector<int64_t> ks = {0, 1, 2, 3, -1, -2, -3, -4, 4, 5, 6, 7};
-  for (int64_t size : {1, 2, 3, 6, 9}) run_case<In, Out>(rng, (int64_t)ks.size(), 2, size, AffineKind::PerChannel, ks);
+  for (int64_t size : {1, 2, 3, 6, 9, 33, 70}) run_case<In, Out>(rng, (int64_t)ks.size(), 2, size, AffineKind::PerChannel, ks);
 }
 
 // Pins the convention to torch.rot90 with literal results, independent of
@@ -203,12 +206,12 @@ void test_literal_3x3() {
   args.in_batch = 1;
   args.channels = 1;
   args.size = 3;
-  // All-four mode, row entry point.
+  // All-four mode, tile entry point.
   float out4[36];
   args.output = out4;
   args.k = nullptr;
   args.out_batch = 4;
-  for (int64_t row = 0; row < 12; ++row) rotate90_row<float, float>(args, row);
+  for (int64_t plane = 0; plane < 4; ++plane) rotate90_tile<float, float>(args, plane, 0, 0);
   for (int r = 0; r < 4; ++r)
     for (int i = 0; i < 9; ++i) CHECK_MSG(out4[r * 9 + i] == want[r][i], "all-four r=%d i=%d", r, i);
   // Explicit turns, element entry point.

@@ -1,15 +1,27 @@
-"""Command line: ``sslfast demo`` (more commands arrive with the tasks)."""
+"""sslfast command line.
+
+  sslfast pretrain TASK --data {photos,shapes,digits,videos,PATH} [--steps N ...]
+  sslfast evaluate CHECKPOINT --data shapes --labels-per-class 10
+  sslfast show TASK [--checkpoint C] --data photos
+  sslfast show {photos,shapes,digits,PATH}     (a data set's samples and labels)
+  sslfast demo
+"""
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
-from typing import Optional, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import cv2
 import numpy as np
 import torch
+
+
+class CommandError(Exception):
+    """A user error: printed as a message, not a traceback."""
 
 
 def _square_crop(photo: np.ndarray, size: int) -> torch.Tensor:
@@ -21,7 +33,133 @@ def _square_crop(photo: np.ndarray, size: int) -> torch.Tensor:
     return torch.from_numpy(square).permute(2, 0, 1).contiguous()
 
 
-def demo(out: str, size: int, seed: int) -> str:
+def _task_options(pairs: Sequence[str]) -> Dict[str, object]:
+    """``key=value`` strings -> dict, values parsed as JSON when they can be."""
+    options = {}
+    for pair in pairs or ():
+        if "=" not in pair:
+            raise CommandError(f"--option: expected key=value, got {pair!r}")
+        key, value = pair.split("=", 1)
+        try:
+            options[key] = json.loads(value)
+        except json.JSONDecodeError:
+            options[key] = value
+    return options
+
+
+def _dataset(name: str, split: str, size: int):
+    if name not in ("photos", "shapes", "digits", "videos") and not os.path.isdir(name):
+        raise CommandError(f"--data: {name!r} is neither a built-in data set (photos, shapes, digits, videos) "
+                           "nor an existing folder")
+    from .data import get_dataset
+
+    return get_dataset(name, split=split, size=size)
+
+
+# ---------------------------------------------------------------------------
+# commands
+# ---------------------------------------------------------------------------
+def pretrain(args) -> str:
+    from .tasks import get_task
+    from .train import TrainConfig, Trainer
+
+    task = get_task(args.task, **_task_options(args.option))
+    config = TrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer,
+                         weight_decay=args.weight_decay, warmup_steps=args.warmup, amp=args.amp,
+                         channels_last=args.channels_last, compile=args.compile,
+                         checkpoint_every=args.checkpoint_every, seed=args.seed, num_workers=args.workers,
+                         device=args.device, out_dir=args.out, backbone=args.backbone, data=args.data,
+                         image_size=args.size)
+    trainer = Trainer(task, _dataset(args.data, "train", args.size), config, resume=args.resume)
+    rows = trainer.fit()
+    if trainer.is_main and rows:
+        print(f"{task.name}: step {rows[-1]['step']}, loss {rows[-1]['loss']:.4f}; "
+              f"checkpoint {trainer.checkpoint_path}, log {os.path.join(args.out, 'log.csv')}, "
+              f"curve {os.path.join(args.out, 'loss.png')}")
+    return trainer.checkpoint_path
+
+
+def evaluate(args) -> str:
+    from .evaluate import evaluate_encoders, summarize, write_report
+    from .train import load_checkpoint
+
+    task, _, state = load_checkpoint(args.checkpoint, "cpu")
+    config = state["config"]
+
+    def encoders(seed: int):
+        _, model, _ = load_checkpoint(args.checkpoint, "cpu")
+        torch.manual_seed(seed)
+        random_model = task.build_model(config["backbone"], **config.get("backbone_options", {}))
+        return {f"{task.name} (pretrained)": task.encoder(model), "random init": task.encoder(random_model)}
+
+    size = args.size or config.get("image_size") or 64
+    results = evaluate_encoders(encoders, task.prepare_input, _dataset(args.data, "train", size),
+                                _dataset(args.data, "test", size), args.labels_per_class, range(args.seeds),
+                                args.protocol, args.device)
+    title = f"{task.name} -> {args.data}, {args.labels_per_class} labels per class, {args.seeds} seeds"
+    out_dir = args.out or os.path.dirname(os.path.abspath(args.checkpoint))
+    text = write_report(summarize(results), out_dir, f"eval_{os.path.basename(str(args.data))}", title,
+                        {"checkpoint": args.checkpoint, "data": args.data, "labels_per_class": args.labels_per_class})
+    print(text)
+    return text
+
+
+def show_data(name: str, split: str, size: int, count: int, out: str) -> List[str]:
+    """Write a captioned PNG grid of a data set's first ``count`` samples; for
+    ``shapes`` also a second PNG with each image's rgb, depth, normals, edges
+    and ids side by side. Returns the paths written."""
+    from .data import Shapes
+    from .viz import depth_to_rgb, image_grid, normals_to_rgb, save_png
+
+    dataset = _dataset(name, split, size)
+    items = [dataset[i] for i in range(min(count, len(dataset)))]
+    images = torch.stack([image for image, _ in items])
+    captions = [f"{i}: {dataset.classes[label]}" if label >= 0 and dataset.classes else f"#{i}"
+                for i, (_, label) in enumerate(items)]
+    paths = [save_png(out, image_grid(images, captions, columns=8))]
+    if isinstance(dataset, Shapes):
+        maps = dataset.render(range(min(count, 6)))
+        ids = maps["ids"].float() / max(1, int(maps["ids"].max()))
+        columns = [maps["rgb"], depth_to_rgb(maps["depth"]), normals_to_rgb(maps["normals"]),
+                   maps["edges"].expand(-1, 3, -1, -1), ids.expand(-1, 3, -1, -1)]
+        tiles = torch.stack(columns, dim=1).flatten(0, 1)
+        names = ["rgb", "depth", "normals", "edges", "ids"] * len(maps["rgb"])
+        root, extension = os.path.splitext(out)
+        paths.append(save_png(f"{root}_maps{extension}", image_grid(tiles, names, columns=len(columns))))
+    print(f"{name} ({split}, {len(dataset)} images, {size}px): wrote {', '.join(paths)}")
+    return paths
+
+
+def show(args) -> str:
+    from .data import BUILT_IN
+
+    if args.task in BUILT_IN or os.path.isdir(args.task):
+        name = os.path.basename(os.path.normpath(args.task))
+        return show_data(args.task, args.split, args.size, args.count,
+                         args.out or os.path.join("runs", "show", f"{name}.png"))[0]
+    from .tasks import get_task
+    from .train import load_checkpoint
+    from .viz import image_grid, save_png
+
+    model = None
+    if args.checkpoint:
+        task, model, _ = load_checkpoint(args.checkpoint, "cpu")
+        if task.name != args.task:
+            raise CommandError(f"--checkpoint: {args.checkpoint} holds a {task.name!r} model, not {args.task!r}")
+    else:
+        task = get_task(args.task, **_task_options(args.option))
+    data = _dataset(args.data, args.split, args.size)
+    index = torch.arange(min(args.count, len(data)))
+    images = torch.stack([torch.as_tensor(data[i][0] if isinstance(data[i], (tuple, list)) else data[i])
+                          for i in index.tolist()])
+    pictures, captions = task.show_batch(images, index, args.seed, model)
+    path = save_png(args.out or os.path.join("runs", "show", f"{task.name}.png"),
+                    image_grid(pictures, captions, columns=args.columns))
+    print(f"wrote {path}")
+    return path
+
+
+def rotation_samples(out: str, size: int, seed: int) -> str:
     """Rotation pretext samples of the bundled photographs, drawn as a grid:
     one row per photo, one column per label (k quarter turns counter-clockwise),
     with a red frame on the label the seeded sampler draws for that photo."""
@@ -29,7 +167,6 @@ def demo(out: str, size: int, seed: int) -> str:
     from .data import load_photos
     from .viz import image_grid, save_png
 
-    start = time.perf_counter()
     photos = load_photos()
     names = list(photos)
     batch = torch.stack([_square_crop(photos[n], size) for n in names])
@@ -42,23 +179,108 @@ def demo(out: str, size: int, seed: int) -> str:
         photo, label = i % len(names), int(labels[i])
         captions.append(f"{names[photo][:11]}  label {label}")
         chosen.append(label == int(sampled[photo]))
-    path = save_png(out, image_grid(rotated[order], captions, columns=4, highlight=chosen))
-    print(f"rotation pretext: {len(names)} photos x 4 labels ({size}px); label k = k quarter turns "
-          f"counter-clockwise; red frame = label sampled with seed {seed}: {sampled.tolist()}")
-    print(f"wrote {path} in {time.perf_counter() - start:.2f}s")
-    return path
+    return save_png(out, image_grid(rotated[order], captions, columns=4, highlight=chosen))
+
+
+def demo(args) -> None:
+    """The whole workflow in a few minutes on the CPU: rotation pretext
+    samples, pretraining on unlabelled built-in images, and few-label transfer
+    against a random init."""
+    from .results import ResultsPlan, run
+    from .train import TrainConfig
+
+    start = time.perf_counter()
+    path = rotation_samples(os.path.join(args.out, "rotation_samples.png"), 160, args.seed)
+    print(f"1/3 rotation pretext samples: {path} (label k = k quarter turns counter-clockwise; "
+          f"red frame = label drawn by the seeded sampler)")
+    plan = ResultsPlan(tasks=("rotation",), seeds=1, pretrain_data=args.data, eval_data=tuple(args.eval_data),
+                       size=args.size, out_dir=args.out,
+                       train=TrainConfig(steps=args.steps, batch_size=64, lr=0.05, warmup_steps=30,
+                                         checkpoint_every=max(1, args.steps // 4), device=args.device))
+    print(f"2/3 pretraining rotation on {args.data} ({args.size} px, {args.steps} steps, {args.device}), "
+          f"then a linear probe with 10 labels per class on {', '.join(args.eval_data)} vs random init")
+    table = run(plan, log=lambda line: print("   " + line))
+    run_dir = os.path.join(args.out, "rotation", "seed0")
+    print(f"3/3 results ({os.path.join(args.out, 'results.md')}):\n\n{table}\n")
+    print(f"loss curve {os.path.join(run_dir, 'loss.png')}, log {os.path.join(run_dir, 'log.csv')}")
+    print(f"done in {time.perf_counter() - start:.0f}s")
+
+
+# ---------------------------------------------------------------------------
+# argument parsing
+# ---------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sslfast", description="Self-supervised pretraining with pretext tasks.",
+                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = commands.add_parser("pretrain", help="pretrain an encoder on a pretext task")
+    p.add_argument("task", help="pretext task name (e.g. rotation)")
+    p.add_argument("--data", default="shapes", help="photos, shapes, digits, videos, or a folder of images")
+    p.add_argument("--size", type=int, default=64, help="image side in pixels")
+    p.add_argument("--steps", type=int, default=1000)
+    p.add_argument("--batch-size", type=int, default=64, help="global batch (split across torchrun ranks)")
+    p.add_argument("--lr", type=float, default=0.05)
+    p.add_argument("--optimizer", choices=("sgd", "adamw"), default="sgd")
+    p.add_argument("--weight-decay", type=float, default=5e-4)
+    p.add_argument("--warmup", type=int, default=50, help="linear warm-up steps before cosine decay")
+    p.add_argument("--backbone", default="small", help="small, resnet18, resnet34 or resnet50")
+    p.add_argument("--amp", choices=("bf16", "fp16"), default=None)
+    p.add_argument("--channels-last", action="store_true")
+    p.add_argument("--compile", action="store_true", help="torch.compile the model")
+    p.add_argument("--checkpoint-every", type=int, default=500)
+    p.add_argument("--workers", type=int, default=0, help="DataLoader worker processes")
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--option", action="append", metavar="KEY=VALUE", help="task option, e.g. mode=one")
+    p.add_argument("--out", default=os.path.join("runs", "pretrain"), help="run folder")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+
+    p = commands.add_parser("evaluate", help="few-label transfer of a pretrained encoder vs random init")
+    p.add_argument("checkpoint")
+    p.add_argument("--data", default="shapes", help="labelled data: shapes, digits or a class-folder tree")
+    p.add_argument("--size", type=int, default=None, help="image side (default: the pretraining size)")
+    p.add_argument("--labels-per-class", type=int, default=10)
+    p.add_argument("--seeds", type=int, default=3, help="number of seeds (label subsets and random inits)")
+    p.add_argument("--protocol", action="append", choices=("linear", "knn", "finetune"),
+                   help="evaluation protocol (repeatable; default linear)")
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--out", default=None, help="folder for the JSON/Markdown table (default: the checkpoint's)")
+
+    p = commands.add_parser("show", help="draw a task's pretext inputs and targets (and predictions), "
+                                         "or a data set's samples with their labels")
+    p.add_argument("task", help="a task name, or a data set (photos, shapes, digits or a folder)")
+    p.add_argument("--split", choices=("train", "test"), default="test")
+    p.add_argument("--checkpoint", default=None)
+    p.add_argument("--data", default="photos")
+    p.add_argument("--size", type=int, default=96)
+    p.add_argument("--count", type=int, default=8, help="number of source images")
+    p.add_argument("--columns", type=int, default=8)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--option", action="append", metavar="KEY=VALUE")
+    p.add_argument("--out", default=None, help="PNG path (default runs/show/TASK.png or DATASET.png)")
+
+    p = commands.add_parser("demo", help="pretrain on built-in data, evaluate against random init, draw pictures")
+    p.add_argument("--out", default=os.path.join("runs", "demo"))
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--data", default="photos", help="unlabelled pretraining images")
+    p.add_argument("--eval-data", nargs="+", default=["digits"], help="labelled data sets for the probe")
+    p.add_argument("--size", type=int, default=32)
+    p.add_argument("--steps", type=int, default=600)
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    return parser
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="sslfast", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-    p = commands.add_parser("demo", help="draw rotation pretext samples of the bundled photos")
-    p.add_argument("--out", default=os.path.join("runs", "demo", "rotation_samples.png"))
-    p.add_argument("--size", type=int, default=160)
-    p.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-    if args.command == "demo":
-        demo(args.out, args.size, args.seed)
+    args = build_parser().parse_args(argv)
+    if args.command == "evaluate" and not args.protocol:
+        args.protocol = ["linear"]
+    handlers = {"pretrain": pretrain, "evaluate": evaluate, "show": show, "demo": demo}
+    try:
+        handlers[args.command](args)
+    except (CommandError, ValueError, FileNotFoundError) as error:
+        print(f"sslfast {args.command}: error: {error}", file=sys.stderr)
+        return 2
     return 0
 
 

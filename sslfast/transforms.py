@@ -15,15 +15,7 @@ from . import ops
 from .ops._checks import check_choice, check_seed
 from .ops.mask import KINDS as MASK_KINDS
 
-__all__ = ["RandomMask", "RandomRotation90", "SuperResolutionPair"]
-
-
-def _batch_index(counter, images: torch.Tensor, index: Optional[torch.Tensor]) -> torch.Tensor:
-    """The samples' indices: given, or the next block of an internal counter."""
-    if index is None:
-        start = next(counter) * images.shape[0]
-        return torch.arange(start, start + images.shape[0], device=images.device)
-    return index.to(images.device)
+__all__ = ["RandomRotation90", "Jigsaw", "RelativePatch", "RandomMask", "SuperResolutionPair"]
 
 
 class RandomRotation90(nn.Module):
@@ -55,11 +47,148 @@ class RandomRotation90(nn.Module):
     def forward(self, images: torch.Tensor, index: Optional[torch.Tensor] = None):
         if self.all_rotations:
             return ops.rotate90_all(images, out_dtype=self.out_dtype, mean=self.mean, std=self.std)
-        labels = ops.sample_rotation(self.seed, _batch_index(self._next_index, images, index))
+        if index is None:
+            start = next(self._next_index) * images.shape[0]
+            index = torch.arange(start, start + images.shape[0], device=images.device)
+        labels = ops.sample_rotation(self.seed, index.to(images.device))
         return ops.rotate90(images, labels, out_dtype=self.out_dtype, mean=self.mean, std=self.std), labels
 
     def extra_repr(self) -> str:
         return f"seed={self.seed}, all_rotations={self.all_rotations}, out_dtype={self.out_dtype}"
+
+
+class _SampleCounter:
+    """Data-set indices for batches given without them: consecutive numbers
+    across calls, so each call draws fresh parameters."""
+
+    def __init__(self):
+        self.seen = 0
+
+    def index(self, images: torch.Tensor, index: Optional[torch.Tensor]) -> torch.Tensor:
+        if index is not None:
+            return index.to(images.device)
+        start, self.seen = self.seen, self.seen + images.shape[0]
+        return torch.arange(start, self.seen, device=images.device)
+
+
+class Jigsaw(nn.Module):
+    """Jigsaw puzzles (Noroozi & Favaro 2016): shuffled, normalised tiles and
+    the permutation's label.
+
+    ``forward(images, index=None) -> (tiles, labels)``: ``tiles`` is
+    ``[B, grid², C, tile, tile]`` (slot ``j`` shows tile
+    ``permutations[labels[b], j]``, tiles numbered row-major), ``labels``
+    int64 ``[B]`` in ``0 .. n_perms-1``. Each image gets a ``grid x grid``
+    block of cells, one tile at a random offset inside each cell, and each
+    tile is normalised to zero mean and unit std per channel; a fraction
+    ``gray`` of the RGB images is turned gray first. Everything is one fused
+    :func:`sslfast.ops.gather_patches` call whose parameters depend only on
+    ``(seed, index)`` (without ``index``, consecutive calls count on).
+
+    Defaults follow the released code scaled to the image: cells of
+    ``min(H, W) // grid`` px and tiles of ``round(cell * 64 / 85)`` px
+    (255 px images: 85 and 64; 96 px: 32 and 24), 100 permutations of the
+    ``'max_min'`` greedy set, 30% gray images.
+
+    The permutation set is the buffer ``permutations``; move the module to
+    the images' device (``.to(device)``) so no copy is made per call.
+
+    Args:
+        seed: seed of the samplers.
+        grid, cell, tile: puzzle geometry (see :func:`sslfast.ops.jigsaw_geometry`).
+        n_perms, method: the permutation set (:func:`sslfast.ops.permutation_set`).
+        gray: probability that an RGB image is grayscaled (1-channel images
+            are left as they are).
+        normalize: per-tile normalisation, ``'patch'`` (default), ``'rms'`` or None.
+        out_dtype, mean, std: as in :func:`sslfast.ops.gather_patches`.
+    """
+
+    def __init__(self, seed: int = 0, *, grid: int = 3, cell: Optional[int] = None, tile: Optional[int] = None,
+                 n_perms: int = 100, method: str = "max_min", gray: float = 0.3, normalize: Optional[str] = "patch",
+                 out_dtype: Optional[torch.dtype] = None, mean: Optional[Sequence[float]] = None,
+                 std: Optional[Sequence[float]] = None):
+        super().__init__()
+        self.seed, self.grid, self.cell, self.tile = seed, grid, cell, tile
+        self.gray, self.normalize = gray, normalize
+        self.out_dtype, self.mean, self.std = out_dtype, mean, std
+        self.register_buffer("permutations", ops.permutation_set(n_perms, grid * grid, method=method))
+        self._counter = _SampleCounter()
+
+    def forward(self, images: torch.Tensor, index: Optional[torch.Tensor] = None):
+        index = self._counter.index(images, index)
+        size = tuple(images.shape[-2:])
+        _, tile = ops.jigsaw_geometry(size, self.grid, self.cell, self.tile)
+        src, origins, labels = ops.sample_jigsaw(self.seed, index, size, grid=self.grid, cell=self.cell,
+                                                 tile=self.tile, permutations=self.permutations.to(index.device))
+        gray = None
+        if self.gray > 0 and images.shape[1] == 3:
+            _, gray = ops.sample_color_drop(self.seed, index, self.grid * self.grid, drop=0.0, gray=self.gray)
+        tiles = ops.gather_patches(images, src, origins, tile, normalize=self.normalize, gray=gray,
+                                   out_dtype=self.out_dtype, mean=self.mean, std=self.std)
+        return tiles, labels
+
+    def extra_repr(self) -> str:
+        return (f"seed={self.seed}, grid={self.grid}, n_perms={self.permutations.shape[0]}, gray={self.gray}, "
+                f"normalize={self.normalize!r}")
+
+
+class RelativePatch(nn.Module):
+    """Context prediction (Doersch, Gupta & Efros 2015): a centre patch, one
+    of its 8 neighbours, and the neighbour's position as the label.
+
+    ``forward(images, index=None) -> (patches, labels)``: ``patches`` is
+    ``[B, 2, C, patch, patch]`` (centre first), ``labels`` int64 ``[B]`` in
+    ``0..7``, row-major around the centre (0 up-left, 1 up, 2 up-right,
+    3 left, 4 right, 5 down-left, 6 down, 7 down-right). Patch places depend
+    only on ``(seed, index)``; the colour-dropping noise changes every call.
+
+    Chromatic-aberration countermeasures of the recipe, fused in the same
+    pass: colour dropping (each patch keeps one random channel with
+    probability ``color_drop``; the others become Gaussian noise with 1/100
+    of the kept channel's std) and per-patch mean/RMS normalisation.
+
+    Defaults scale the recipe's 96 px patches, 48 px gap and 7 px jitter
+    (for 398 px of image) by ``min(H, W) / 398`` (96 px images: 23, 11, 1).
+
+    Args:
+        seed: seed of the samplers.
+        patch, gap, jitter: geometry (see :func:`sslfast.ops.context_geometry`).
+        color_drop: probability that a patch is colour-dropped (default 1,
+            as the released code).
+        normalize: ``'rms'`` (default), ``'patch'`` or None.
+        noise_std, out_dtype, mean, std: as in :func:`sslfast.ops.gather_patches`.
+    """
+
+    def __init__(self, seed: int = 0, *, patch: Optional[int] = None, gap: Optional[int] = None,
+                 jitter: Optional[int] = None, color_drop: float = 1.0, normalize: Optional[str] = "rms",
+                 noise_std: float = 0.01, out_dtype: Optional[torch.dtype] = None,
+                 mean: Optional[Sequence[float]] = None, std: Optional[Sequence[float]] = None):
+        super().__init__()
+        self.seed, self.patch, self.gap, self.jitter = seed, patch, gap, jitter
+        self.color_drop, self.normalize, self.noise_std = color_drop, normalize, noise_std
+        self.out_dtype, self.mean, self.std = out_dtype, mean, std
+        self._counter = _SampleCounter()
+        self._calls = 0
+
+    def forward(self, images: torch.Tensor, index: Optional[torch.Tensor] = None):
+        index = self._counter.index(images, index)
+        size = tuple(images.shape[-2:])
+        patch, gap, jitter = ops.context_geometry(size, self.patch, self.gap, self.jitter)
+        src, origins, labels = ops.sample_context(self.seed, index, size, patch=patch, gap=gap, jitter=jitter)
+        keep = None
+        if self.color_drop > 0:
+            keep, _ = ops.sample_color_drop(self.seed, index, 2, drop=self.color_drop, channels=images.shape[1])
+        # A fresh noise stream per call, derived on the host (no sync).
+        noise_seed = (self.seed + self._calls * 0x9E3779B97F4A7C15) % 2**63
+        self._calls += 1
+        patches = ops.gather_patches(images, src, origins, patch, normalize=self.normalize, keep_channel=keep,
+                                     noise_seed=noise_seed, noise_std=self.noise_std, out_dtype=self.out_dtype,
+                                     mean=self.mean, std=self.std)
+        return patches, labels
+
+    def extra_repr(self) -> str:
+        return (f"seed={self.seed}, patch={self.patch}, gap={self.gap}, jitter={self.jitter}, "
+                f"color_drop={self.color_drop}, normalize={self.normalize!r}")
 
 
 class RandomMask(nn.Module):
@@ -97,11 +226,11 @@ class RandomMask(nn.Module):
         self.kind, self.fill, self.seed = kind, fill, check_seed(seed)
         self.out_dtype, self.mean, self.std = out_dtype, mean, std
         self.sampler = sampler
-        self._next_index = itertools.count()
+        self._counter = _SampleCounter()
         self._calls = itertools.count()
 
     def forward(self, images: torch.Tensor, index: Optional[torch.Tensor] = None):
-        index = _batch_index(self._next_index, images, index)
+        index = self._counter.index(images, index)
         size = tuple(images.shape[-2:])
         noise_seed = (self.seed * 0x9E3779B1 + next(self._calls)) % 2**63
         convert = dict(fill=self.fill, noise_seed=noise_seed, out_dtype=self.out_dtype, mean=self.mean, std=self.std)

@@ -1,5 +1,7 @@
 // CPU backend of the mask family: samples (samplers) or output rows (apply)
-// are the work items.
+// are the work items; the loops of the heavy ones are cloned per ISA
+// (vectorize.h) and flattened, so the kernel header's inline code is
+// compiled into each clone.
 #include <ATen/Parallel.h>
 
 #include "../kernels/dispatch_dtypes.h"
@@ -7,6 +9,26 @@
 #include "vectorize.h"
 
 namespace sslfast::cpu {
+namespace {
+
+// Samples [begin, end): noise grid, field bins and histogram, threshold, mask.
+SSLFAST_CPU_CLONES __attribute__((flatten)) void region_samples(const RegionArgs& args, int64_t begin, int64_t end) {
+  const int64_t cells2 = args.cells * args.cells, plane = args.height * args.width;
+  for (int64_t s = begin; s < end; ++s) {
+    for (int64_t g = s * cells2; g < (s + 1) * cells2; ++g) region_noise_element(args, g);
+    int32_t* hist = args.histogram + s * kRegionBins;
+    for (int64_t p = s * plane; p < (s + 1) * plane; ++p) ++hist[region_bin_element(args, p)];
+    region_threshold_one(args, s);
+    for (int64_t p = s * plane; p < (s + 1) * plane; ++p) region_mask_element(args, p);
+  }
+}
+
+template <typename In, typename Out>
+SSLFAST_CPU_CLONES __attribute__((flatten)) void mask_rows(const MaskApplyArgs& args, int64_t begin, int64_t end) {
+  for (int64_t row = begin; row < end; ++row) mask_row<In, Out>(args, row);
+}
+
+}  // namespace
 
 void sample_boxes(const BoxSamplerArgs& args) {
   at::parallel_for(0, args.n, 1024, [&](int64_t begin, int64_t end) {
@@ -21,19 +43,7 @@ void boxes_to_mask(const int64_t* boxes, int64_t n, int64_t count, int64_t heigh
 }
 
 void region_masks(const RegionArgs& args) {
-  // One sample per work item: noise grid, field bins and histogram, threshold, mask.
-  const int64_t cells2 = args.cells * args.cells, plane = args.height * args.width;
-  at::parallel_for(0, args.n, 1, [&](int64_t begin, int64_t end) {
-    run_vectorized([&] {
-      for (int64_t s = begin; s < end; ++s) {
-        for (int64_t g = s * cells2; g < (s + 1) * cells2; ++g) region_noise_element(args, g);
-        int32_t* hist = args.histogram + s * kRegionBins;
-        for (int64_t p = s * plane; p < (s + 1) * plane; ++p) ++hist[region_bin_element(args, p)];
-        region_threshold_one(args, s);
-        for (int64_t p = s * plane; p < (s + 1) * plane; ++p) region_mask_element(args, p);
-      }
-    });
-  });
+  at::parallel_for(0, args.n, 1, [&](int64_t begin, int64_t end) { region_samples(args, begin, end); });
 }
 
 void apply_mask(const MaskApplyArgs& args, DType in, DType out) {
@@ -42,11 +52,7 @@ void apply_mask(const MaskApplyArgs& args, DType in, DType out) {
   dispatch_in_out(in, out, [&](auto in_tag, auto out_tag) {
     using In = typename decltype(in_tag)::type;
     using Out = typename decltype(out_tag)::type;
-    at::parallel_for(0, rows, grain, [&](int64_t begin, int64_t end) {
-      run_vectorized([&] {
-        for (int64_t row = begin; row < end; ++row) mask_row<In, Out>(args, row);
-      });
-    });
+    at::parallel_for(0, rows, grain, [&](int64_t begin, int64_t end) { mask_rows<In, Out>(args, begin, end); });
   });
 }
 

@@ -1,6 +1,7 @@
-// CPU backend of the resize family: output rows are the work items; each task
-// keeps its own scratch line for the vertical pass (or the three gray lines
-// of the Sobel stencil).
+// CPU backend of the resize family: blocks of output rows (resize, sr_pair),
+// rows (Sobel) or pixels (grayscale) are the work items. The loops over them
+// are cloned per ISA (vectorize.h) and flattened, so the kernel header's
+// inline code is compiled into each clone.
 #include <ATen/Parallel.h>
 
 #include <vector>
@@ -18,13 +19,32 @@ int64_t row_grain(int64_t row_length) { return std::max<int64_t>(1, 32768 / std:
 // Blocks of kResizeBlockRows rows per task, by the same measure.
 int64_t block_grain(int64_t row_length) { return ceil_div(row_grain(row_length), kResizeBlockRows); }
 
-// Sobel rows [begin, end) of the [batch * height] rows, with three gray
-// lines rolling down the image: each gray row is computed once per task
-// (three times at a task's first row or an image's top), not three times.
 template <typename In, typename Out>
-void sobel_rows(const GrayArgs& args, int64_t begin, int64_t end) {
-  std::vector<float> storage(3 * (size_t)args.width);
-  float* lines[3] = {storage.data(), storage.data() + args.width, storage.data() + 2 * args.width};
+SSLFAST_CPU_CLONES __attribute__((flatten)) void resize_items(const ResizeArgs& args, int64_t begin, int64_t end,
+                                                              float* scratch) {
+  for (int64_t item = begin; item < end; ++item) resize_block_item<In, Out>(args, item, scratch);
+}
+
+template <typename Out>
+SSLFAST_CPU_CLONES __attribute__((flatten)) void sr_pair_items(const SrPairArgs& args, int64_t begin, int64_t end,
+                                                               float* scratch) {
+  for (int64_t item = begin; item < end; ++item) sr_pair_block_item<Out>(args, item, scratch);
+}
+
+template <typename In, typename Out>
+SSLFAST_CPU_CLONES __attribute__((flatten)) void grayscale_pixels(const GrayArgs& args, int64_t begin, int64_t end) {
+  for (int64_t flat = begin; flat < end; ++flat) grayscale_element<In, Out>(args, flat);
+}
+
+// Sobel rows [begin, end) of the [batch * height] rows, with three padded
+// gray lines (storage: 3 * (width + 2) floats) rolling down the image: each gray row is
+// computed once per task (three times at a task's first row or an image's
+// top), not three times.
+template <typename In, typename Out>
+SSLFAST_CPU_CLONES __attribute__((flatten)) void sobel_rows(const GrayArgs& args, int64_t begin, int64_t end,
+                                                            float* storage) {
+  const int64_t stride = args.width + 2;
+  float* lines[3] = {storage, storage + stride, storage + 2 * stride};
   int64_t loaded_b = -1, loaded_y = 0;  // lines hold rows loaded_y - 1 .. loaded_y + 1 of image loaded_b
   for (int64_t row = begin; row < end; ++row) {
     const int64_t b = row / args.height, y = row % args.height;
@@ -59,9 +79,7 @@ void resize(const ResizeArgs& args, DType in, DType out) {
     const int64_t items = args.planes * resize_blocks_per_plane(args);
     at::parallel_for(0, items, block_grain(args.out_w), [&](int64_t begin, int64_t end) {
       std::vector<float> scratch((size_t)resize_block_scratch(args));
-      run_vectorized([&] {
-        for (int64_t item = begin; item < end; ++item) resize_block_item<In, Out>(args, item, scratch.data());
-      });
+      resize_items<In, Out>(args, begin, end, scratch.data());
     });
   });
 }
@@ -73,9 +91,7 @@ void sr_pair(const SrPairArgs& args, DType out) {
     const int64_t items = lr.planes * resize_blocks_per_plane(lr);
     at::parallel_for(0, items, block_grain(args.factor * lr.in_w), [&](int64_t begin, int64_t end) {
       std::vector<float> scratch((size_t)resize_block_scratch(lr));
-      run_vectorized([&] {
-        for (int64_t item = begin; item < end; ++item) sr_pair_block_item<Out>(args, item, scratch.data());
-      });
+      sr_pair_items<Out>(args, begin, end, scratch.data());
     });
   });
 }
@@ -84,11 +100,8 @@ void grayscale(const GrayArgs& args, DType in, DType out) {
   dispatch_in_out(in, out, [&](auto in_tag, auto out_tag) {
     using In = typename decltype(in_tag)::type;
     using Out = typename decltype(out_tag)::type;
-    const int64_t total = args.batch * args.height * args.width;
-    at::parallel_for(0, total, 32768, [&](int64_t begin, int64_t end) {
-      run_vectorized([&] {
-        for (int64_t flat = begin; flat < end; ++flat) grayscale_element<In, Out>(args, flat);
-      });
+    at::parallel_for(0, args.batch * args.height * args.width, 32768, [&](int64_t begin, int64_t end) {
+      grayscale_pixels<In, Out>(args, begin, end);
     });
   });
 }
@@ -98,7 +111,8 @@ void sobel(const GrayArgs& args, DType in, DType out) {
     using In = typename decltype(in_tag)::type;
     using Out = typename decltype(out_tag)::type;
     at::parallel_for(0, args.batch * args.height, row_grain(args.width), [&](int64_t begin, int64_t end) {
-      run_vectorized([&] { sobel_rows<In, Out>(args, begin, end); });
+      std::vector<float> storage(3 * (size_t)(args.width + 2));
+      sobel_rows<In, Out>(args, begin, end, storage.data());
     });
   });
 }

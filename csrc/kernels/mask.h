@@ -271,27 +271,43 @@ SSLFAST_HD void mask_element(const MaskApplyArgs& a, int64_t flat) {
 }
 
 // One output row (CPU work item): row = (b * channels + c) * height + y.
+// The whole row is converted first in a loop the compiler vectorises (locals
+// rather than a's fields: a uint8 store may alias them), then the masked
+// pixels are overwritten with their fill, as mask_element would write them.
 template <typename In, typename Out>
 SSLFAST_HD void mask_row(const MaskApplyArgs& a, int64_t row) {
   const int64_t y = row % a.height, c = (row / a.height) % a.channels, b = row / (a.height * a.channels);
-  const int64_t first = row * a.width;
-  const int64_t pixels = (b * a.height + y) * a.width;  // first mask pixel of the row
+  const int64_t first = row * a.width, width = a.width;
+  const In* __restrict__ in = static_cast<const In*>(a.input) + first;
+  Out* __restrict__ out = static_cast<Out*>(a.output) + first;
+  const int64_t slot = a.affine.slot(c);
+  const float scale = a.affine.scale[slot], bias = a.affine.bias[slot];
+  bool copied = false;
+  if constexpr (std::is_same_v<In, Out>) {
+    if (a.raw_copy) {
+      for (int64_t x = 0; x < width; ++x) out[x] = in[x];
+      copied = true;
+    }
+  }
+  if (!copied)
+    for (int64_t x = 0; x < width; ++x) store_value(out + x, load_value(in + x) * scale + bias);
+  const int64_t pixels = (b * a.height + y) * width;  // first mask pixel of the row
   if (!a.boxes) {
-    for (int64_t x = 0; x < a.width; ++x) mask_store<In, Out>(a, first + x, c, a.mask[pixels + x], b);
+    for (int64_t x = 0; x < width; ++x)
+      if (a.mask[pixels + x]) mask_store<In, Out>(a, first + x, c, true, b);
     return;
   }
-  // Boxes: copy the row, then overwrite the spans the boxes cover.
-  for (int64_t x = 0; x < a.width; ++x) mask_store<In, Out>(a, first + x, c, false, b);
-  if (c == 0 && a.mask_out)
-    for (int64_t x = 0; x < a.width; ++x) a.mask_out[pixels + x] = false;
+  bool* mask_out = c == 0 ? a.mask_out : nullptr;
+  if (mask_out)
+    for (int64_t x = 0; x < width; ++x) mask_out[pixels + x] = false;
   const int64_t* boxes = a.boxes + b * a.box_count * 4;
   for (int64_t k = 0; k < a.box_count; ++k) {
     const int64_t* box = boxes + 4 * k;
     if (y < box[1] || y >= box[3]) continue;
-    const int64_t x0 = box[0] < 0 ? 0 : box[0], x1 = box[2] > a.width ? a.width : box[2];
+    const int64_t x0 = box[0] < 0 ? 0 : box[0], x1 = box[2] > width ? width : box[2];
     for (int64_t x = x0; x < x1; ++x) {
       mask_store<In, Out>(a, first + x, c, true, b);
-      if (c == 0 && a.mask_out) a.mask_out[pixels + x] = true;
+      if (mask_out) mask_out[pixels + x] = true;
     }
   }
 }

@@ -409,16 +409,18 @@ SSLFAST_HD void grayscale_element(const GrayArgs& a, int64_t flat) {
   store_value(static_cast<Out*>(a.output) + flat, mul_add_rn(g, a.post.scale[0], a.post.bias[0]));
 }
 
-// Gray values of row y of image b into line[0 .. width); zeros outside the
-// image (Sobel's zero padding).
+// Gray values of row y of image b into line[1 .. width], with the zero
+// padding of the Sobel stencil in line[0] and line[width + 1] (and the whole
+// line for rows outside the image): width + 2 floats.
 template <typename In>
-SSLFAST_HD void gray_row(const GrayArgs& a, int64_t b, int64_t y, float* line) {
+SSLFAST_HD void gray_row(const GrayArgs& a, int64_t b, int64_t y, float* __restrict__ line) {
+  line[0] = line[a.width + 1] = 0.f;
   if (y < 0 || y >= a.height) {
-    for (int64_t x = 0; x < a.width; ++x) line[x] = 0.f;
+    for (int64_t x = 1; x <= a.width; ++x) line[x] = 0.f;
     return;
   }
-  const In* image = static_cast<const In*>(a.input) + b * a.channels * a.height * a.width;
-  for (int64_t x = 0; x < a.width; ++x) line[x] = gray_at(a, image, y * a.width + x);
+  const In* __restrict__ image = static_cast<const In*>(a.input) + b * a.channels * a.height * a.width + y * a.width;
+  for (int64_t x = 0; x < a.width; ++x) line[x + 1] = gray_at(a, image, x);
 }
 
 // 3x3 Sobel of a gray neighbourhood g[row][col] (row 0 above, col 0 left):
@@ -449,25 +451,23 @@ SSLFAST_HD void sobel_element(const GrayArgs& a, int64_t flat) {
   store_value(out + plane, gy);
 }
 
-// Both gradients of row y of image b from the gray rows above, at and below
-// it (CPU, which keeps the three rows rolling down the image).
+// Both gradients of row y of image b from the padded gray rows (gray_row)
+// above, at and below it (CPU, which keeps the three rows rolling down the
+// image).
 template <typename Out>
-SSLFAST_HD void sobel_row(const GrayArgs& a, int64_t b, int64_t y, const float* above, const float* middle,
-                          const float* below) {
-  const int64_t plane = a.height * a.width;
-  Out* out = static_cast<Out*>(a.output) + b * 2 * plane + y * a.width;
-  const float* lines[3] = {above, middle, below};
-  for (int64_t x = 0; x < a.width; ++x) {
-    float g[3][3];
-    for (int r = 0; r < 3; ++r) {
-      g[r][0] = x > 0 ? lines[r][x - 1] : 0.f;
-      g[r][1] = lines[r][x];
-      g[r][2] = x + 1 < a.width ? lines[r][x + 1] : 0.f;
-    }
+SSLFAST_HD void sobel_row(const GrayArgs& a, int64_t b, int64_t y, const float* __restrict__ above,
+                          const float* __restrict__ middle, const float* __restrict__ below) {
+  const int64_t plane = a.height * a.width, width = a.width;
+  Out* __restrict__ out_x = static_cast<Out*>(a.output) + b * 2 * plane + y * width;
+  Out* __restrict__ out_y = out_x + plane;
+  for (int64_t x = 0; x < width; ++x) {
+    const float g[3][3] = {{above[x], above[x + 1], above[x + 2]},
+                           {middle[x], middle[x + 1], middle[x + 2]},
+                           {below[x], below[x + 1], below[x + 2]}};
     float gx, gy;
     sobel_3x3(g, &gx, &gy);
-    store_value(out + x, gx);
-    store_value(out + plane + x, gy);
+    store_value(out_x + x, gx);
+    store_value(out_y + x, gy);
   }
 }
 

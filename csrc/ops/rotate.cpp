@@ -22,12 +22,14 @@ at::Tensor rotate90_apply(const at::Tensor& images, const std::optional<at::Tens
     TORCH_CHECK_VALUE(k->device() == images.device(), "k: expected device ", images.device());
     out_batch = batch;
   }
+  TORCH_CHECK_VALUE(out_type != at::kByte || !mean, "out_dtype: uint8 output cannot be normalised");
   Rotate90Args args{};
   args.affine = make_affine(in_type, out_type, images.size(1), mean, std);
   const DType in_code = dtype_code(in_type, "images"), out_code = dtype_code(out_type, "out_dtype");
   at::Tensor out = at::empty({out_batch, images.size(1), images.size(2), images.size(3)},
                              images.options().dtype(out_type));
   if (out.numel() == 0) return out;
+  advise_huge_pages(out);
   args.input = images.data_ptr();
   args.output = out.data_ptr();
   args.k = k ? k->data_ptr<int64_t>() : nullptr;

@@ -10,7 +10,12 @@
 #include <c10/cuda/CUDAGuard.h>
 #endif
 
+#include <cstdint>
 #include <optional>
+
+#ifdef __linux__
+#include <sys/mman.h>
+#endif
 
 #include "../kernels/common.h"
 
@@ -26,14 +31,20 @@ inline DType dtype_code(at::ScalarType t, const char* what) {
   }
 }
 
+// Multiply input values by this to reach output units: uint8 is [0, 255],
+// floating is [0, 1].
+inline double value_range(at::ScalarType in, at::ScalarType out) {
+  if (in == at::kByte && out != at::kByte) return 1.0 / 255.0;
+  if (in != at::kByte && out == at::kByte) return 255.0;
+  return 1.0;
+}
+
 // The conversion from the input's value range to the output's, followed by
 // optional (x - mean) / std; computed in double, applied in float.
 inline ChannelAffine make_affine(at::ScalarType in, at::ScalarType out, int64_t channels,
                                  const std::optional<at::ArrayRef<double>>& mean,
                                  const std::optional<at::ArrayRef<double>>& std) {
-  double range = 1.0;  // multiply input values by this to reach output units
-  if (in == at::kByte && out != at::kByte) range = 1.0 / 255.0;
-  if (in != at::kByte && out == at::kByte) range = 255.0;
+  const double range = value_range(in, out);
   const int64_t count = mean ? (int64_t)mean->size() : 1;
   TORCH_CHECK_VALUE(count >= 1 && count <= kMaxAffineChannels && (count == 1 || count == channels),
                     "mean: expected 1 or ", channels, " values (at most ", kMaxAffineChannels, ")");
@@ -48,6 +59,22 @@ inline ChannelAffine make_affine(at::ScalarType in, at::ScalarType out, int64_t 
     affine.bias[c] = (float)(-m / s);
   }
   return affine;
+}
+
+// A large fresh CPU output is filled in one pass: ask the kernel for
+// transparent huge pages first, so that pass takes ~500x fewer page faults
+// (glibc maps big allocations afresh on every call).
+inline void advise_huge_pages(const at::Tensor& t) {
+#ifdef __linux__
+  constexpr uintptr_t kHugePage = uintptr_t(2) << 20;
+  if (!t.is_cpu() || t.nbytes() < 4 * kHugePage) return;
+  const uintptr_t start = reinterpret_cast<uintptr_t>(t.data_ptr());
+  const uintptr_t begin = (start + kHugePage - 1) & ~(kHugePage - 1);
+  const uintptr_t end = (start + t.nbytes()) & ~(kHugePage - 1);
+  if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);  // a hint: errors ignored
+#else
+  (void)t;
+#endif
 }
 
 // Calls on_cpu() or on_cuda() by the tensor's device, under a device guard.

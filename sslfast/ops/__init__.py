@@ -12,8 +12,16 @@ index, never on batch size, device or call order.
 """
 from ._checks import SUPPORTED_DTYPES
 from .mask import apply_mask, sample_boxes, sample_masks
+from .patches import (PermutationStats, context_geometry, gather_patches, jigsaw_geometry, permutation_set,
+                      sample_color_drop, sample_context, sample_jigsaw, sample_tuples)
+from .render import (LIGHT_KINDS, PRIMITIVES, TEXTURES, Scenes, axis_angle, render_scenes, sample_scenes,
+                     scene_camera, scene_light, scene_object)
 from .resize import LUMA_WEIGHTS, grayscale, resize, sobel, sr_pair
 from .rotate import rotate90, rotate90_all, sample_rotation
 
-__all__ = ["LUMA_WEIGHTS", "SUPPORTED_DTYPES", "apply_mask", "grayscale", "resize", "rotate90", "rotate90_all",
-           "sample_boxes", "sample_masks", "sample_rotation", "sobel", "sr_pair"]
+__all__ = ["SUPPORTED_DTYPES", "rotate90", "rotate90_all", "sample_rotation",
+           "gather_patches", "permutation_set", "PermutationStats", "sample_jigsaw", "sample_context",
+           "sample_tuples", "sample_color_drop", "jigsaw_geometry", "context_geometry",
+           "Scenes", "PRIMITIVES", "TEXTURES", "LIGHT_KINDS", "scene_object", "scene_light", "scene_camera",
+           "axis_angle", "render_scenes", "sample_scenes",
+           "resize", "sr_pair", "grayscale", "sobel", "LUMA_WEIGHTS", "apply_mask", "sample_boxes", "sample_masks"]

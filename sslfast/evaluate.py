@@ -1,0 +1,164 @@
+"""Transfer evaluation: what did the pretraining buy, with few labels?
+
+Protocol (``linear`` by default): freeze the encoder, take its pooled
+features of ``k`` labelled images per class of the training split, fit a
+multinomial logistic regression on them (standardised features, L2), and
+report accuracy on the whole test split. ``knn`` classifies test features by
+their cosine nearest neighbours among the labelled ones; ``finetune`` trains
+encoder and a linear head together on the labelled images. Every protocol runs
+the same way on a randomly initialised encoder of the same architecture, over
+several seeds (each seed picks a different labelled subset and random init),
+and the results are reported as mean ± std.
+"""
+from __future__ import annotations
+
+import json
+import os
+from typing import Callable, Dict, List, Optional, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import Dataset
+from tqdm.auto import tqdm
+
+PROTOCOLS = ("linear", "knn", "finetune")
+
+
+def dataset_arrays(dataset: Dataset) -> tuple:
+    """Stack a labelled data set into uint8 images ``[N, C, H, W]`` and int64 labels."""
+    images, labels = zip(*[(item[0], item[1]) for item in (dataset[i] for i in range(len(dataset)))])
+    return torch.stack([torch.as_tensor(x) for x in images]), torch.as_tensor(labels, dtype=torch.int64)
+
+
+def few_labels(labels: torch.Tensor, per_class: int, seed: int) -> torch.Tensor:
+    """Indices of ``per_class`` examples of every class, drawn by ``seed``."""
+    generator = torch.Generator().manual_seed(seed)
+    chosen = []
+    for cls in labels.unique().tolist():
+        members = (labels == cls).nonzero().flatten()
+        if len(members) < per_class:
+            raise ValueError(f"labels_per_class: class {cls} has only {len(members)} training examples")
+        chosen.append(members[torch.randperm(len(members), generator=generator)[:per_class]])
+    return torch.cat(chosen)
+
+
+@torch.no_grad()
+def extract_features(encoder: nn.Module, prepare: Callable, images: torch.Tensor, device: str = "cpu",
+                     batch_size: int = 256) -> torch.Tensor:
+    """Pooled features ``[N, D]`` of uint8 images, encoder in eval mode."""
+    encoder.eval().to(device)
+    out = [encoder.pooled(prepare(images[i:i + batch_size].to(device))).float().cpu()
+           for i in range(0, len(images), batch_size)]
+    return torch.cat(out)
+
+
+def linear_probe(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor, test_y: torch.Tensor) -> float:
+    """Accuracy of an L2-regularised logistic regression on standardised features."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    scaler = StandardScaler().fit(train_x.numpy())
+    clf = LogisticRegression(max_iter=2000, C=1.0)
+    clf.fit(scaler.transform(train_x.numpy()), train_y.numpy())
+    return float((clf.predict(scaler.transform(test_x.numpy())) == test_y.numpy()).mean())
+
+
+def knn_probe(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor, test_y: torch.Tensor,
+              k: int = 10) -> float:
+    """Accuracy of a cosine-similarity k-NN vote (weighted by similarity)."""
+    a, b = nn.functional.normalize(train_x, dim=1), nn.functional.normalize(test_x, dim=1)
+    similarity = b @ a.t()
+    top, idx = similarity.topk(min(k, len(train_y)), dim=1)
+    votes = torch.zeros(len(test_y), int(train_y.max()) + 1)
+    votes.scatter_add_(1, train_y[idx], top.clamp_min(0) + 1e-6)
+    return (votes.argmax(1) == test_y).float().mean().item()
+
+
+def finetune_probe(encoder: nn.Module, prepare: Callable, train_images: torch.Tensor, train_y: torch.Tensor,
+                   test_images: torch.Tensor, test_y: torch.Tensor, device: str = "cpu", epochs: int = 30,
+                   lr: float = 0.01, seed: int = 0) -> float:
+    """Train encoder + linear head on the labelled images; test accuracy."""
+    torch.manual_seed(seed)
+    classes = int(train_y.max()) + 1
+    head = nn.Linear(encoder.out_channels, classes).to(device)
+    encoder.to(device).train()
+    params = list(encoder.parameters()) + list(head.parameters())
+    opt = torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=5e-4)
+    batch = min(64, len(train_y))
+    for _ in range(epochs):
+        order = torch.randperm(len(train_y))
+        for i in range(0, len(order), batch):
+            sel = order[i:i + batch]
+            loss = nn.functional.cross_entropy(head(encoder.pooled(prepare(train_images[sel].to(device)))),
+                                               train_y[sel].to(device))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    features = extract_features(encoder, prepare, test_images, device)
+    with torch.no_grad():
+        return (head.cpu()(features).argmax(1) == test_y).float().mean().item()
+
+
+def evaluate_encoders(make_encoders: Callable[[int], Dict[str, nn.Module]], prepare: Callable,
+                      train: Dataset, test: Dataset, labels_per_class: int = 10, seeds: Sequence[int] = (0, 1, 2),
+                      protocols: Sequence[str] = ("linear",), device: str = "cpu",
+                      progress: bool = True) -> Dict[str, Dict[str, List[float]]]:
+    """Accuracy per encoder and protocol over seeds.
+
+    ``make_encoders(seed)`` returns named encoders to compare (e.g. the
+    pretrained one and a random init built with that seed). Returns
+    ``{encoder_name: {protocol: [accuracy per seed]}}``.
+    """
+    for protocol in protocols:
+        if protocol not in PROTOCOLS:
+            raise ValueError(f"protocol: expected one of {', '.join(PROTOCOLS)}, got {protocol!r}")
+    train_images, train_labels = dataset_arrays(train)
+    test_images, test_labels = dataset_arrays(test)
+    results: Dict[str, Dict[str, List[float]]] = {}
+    for seed in tqdm(list(seeds), desc="evaluate", disable=not progress):
+        subset = few_labels(train_labels, labels_per_class, seed)
+        x_images, y = train_images[subset], train_labels[subset]
+        for name, encoder in make_encoders(seed).items():
+            scores = results.setdefault(name, {})
+            if {"linear", "knn"} & set(protocols):
+                train_x = extract_features(encoder, prepare, x_images, device)
+                test_x = extract_features(encoder, prepare, test_images, device)
+                if "linear" in protocols:
+                    scores.setdefault("linear", []).append(linear_probe(train_x, y, test_x, test_labels))
+                if "knn" in protocols:
+                    scores.setdefault("knn", []).append(knn_probe(train_x, y, test_x, test_labels))
+            if "finetune" in protocols:
+                scores.setdefault("finetune", []).append(
+                    finetune_probe(encoder, prepare, x_images, y, test_images, test_labels, device, seed=seed))
+    return results
+
+
+def summarize(results: Dict[str, Dict[str, List[float]]]) -> List[Dict[str, object]]:
+    """Rows of mean ± std (in accuracy points) per encoder and protocol."""
+    rows = []
+    for name, scores in results.items():
+        for protocol, values in scores.items():
+            arr = np.asarray(values) * 100
+            rows.append({"encoder": name, "protocol": protocol, "mean": float(arr.mean()),
+                         "std": float(arr.std(ddof=1)) if len(arr) > 1 else 0.0, "runs": len(arr),
+                         "values": [float(v) for v in arr]})
+    return rows
+
+
+def markdown_table(rows: List[Dict[str, object]], title: Optional[str] = None) -> str:
+    lines = [f"### {title}", ""] if title else []
+    lines += ["| encoder | protocol | accuracy (%) | runs |", "|---|---|---|---|"]
+    lines += [f"| {r['encoder']} | {r['protocol']} | {r['mean']:.1f} ± {r['std']:.1f} | {r['runs']} |" for r in rows]
+    return "\n".join(lines)
+
+
+def write_report(rows: List[Dict[str, object]], out_dir: str, name: str, title: str, meta: Dict) -> str:
+    """Save rows as ``name.json`` and ``name.md``; returns the markdown."""
+    os.makedirs(out_dir, exist_ok=True)
+    text = markdown_table(rows, title)
+    with open(os.path.join(out_dir, f"{name}.json"), "w") as f:
+        json.dump({"meta": meta, "rows": rows}, f, indent=2)
+    with open(os.path.join(out_dir, f"{name}.md"), "w") as f:
+        f.write(text + "\n")
+    return text

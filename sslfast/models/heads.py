@@ -1,0 +1,43 @@
+"""Heads shared by the pretext tasks."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .backbones import Encoder
+
+
+class MLPHead(nn.Module):
+    """Pooled encoder features -> (optional hidden layer) -> ``classes`` logits."""
+
+    def __init__(self, in_features: int, classes: int, hidden: int = 0, dropout: float = 0.0):
+        super().__init__()
+        layers = []
+        if hidden:
+            layers += [nn.Linear(in_features, hidden), nn.BatchNorm1d(hidden), nn.ReLU(inplace=True)]
+            in_features = hidden
+        if dropout:
+            layers.append(nn.Dropout(dropout))
+        layers.append(nn.Linear(in_features, classes))
+        self.layers = nn.Sequential(*layers)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.layers(features)
+
+
+class SiameseHead(nn.Module):
+    """One shared encoder over ``N`` inputs per sample (``[B, N, C, H, W]``),
+    pooled features concatenated, then an MLP to ``classes`` logits — the
+    shape of the jigsaw, context-prediction and frame-order networks."""
+
+    def __init__(self, encoder: Encoder, towers: int, classes: int, hidden: int = 512):
+        super().__init__()
+        self.encoder, self.towers = encoder, towers
+        self.head = MLPHead(towers * encoder.out_channels, classes, hidden=hidden)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, n = x.shape[:2]
+        if n != self.towers:
+            raise ValueError(f"x: expected {self.towers} inputs per sample, got {n}")
+        features = self.encoder.pooled(x.flatten(0, 1)).view(b, -1)
+        return self.head(features)

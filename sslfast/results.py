@@ -1,0 +1,94 @@
+"""The results table: each pretext task's encoder against random init on
+few-label transfer, mean ± std over pretraining seeds.
+
+For every task and seed: pretrain on the unlabelled training images of
+``pretrain_data`` (resuming a finished or interrupted run instead of
+redoing it), then for every labelled data set fit a linear probe on
+``labels_per_class`` labels per class (the subset drawn by the same seed) on
+the frozen pretrained encoder and on a randomly initialised one of the same
+architecture, and report test accuracy.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field, replace
+from typing import Dict, List, Sequence
+
+import numpy as np
+import torch
+
+from .evaluate import evaluate_encoders
+from .tasks import get_task
+from .train import TrainConfig, Trainer, load_checkpoint
+
+
+@dataclass
+class ResultsPlan:
+    tasks: Sequence[str] = ("rotation",)
+    seeds: int = 3
+    pretrain_data: str = "shapes"
+    eval_data: Sequence[str] = ("shapes", "digits")
+    size: int = 32
+    labels_per_class: int = 10
+    out_dir: str = "runs/results"
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=1500, batch_size=64, lr=0.05,
+                                                                   warmup_steps=50, checkpoint_every=250))
+    task_options: Dict[str, dict] = field(default_factory=dict)
+
+
+def _mean_std(values: List[float]) -> str:
+    arr = np.asarray(values) * 100
+    return f"{arr.mean():.1f} ± {arr.std(ddof=1) if len(arr) > 1 else 0.0:.1f}"
+
+
+def run(plan: ResultsPlan, log=print) -> str:
+    """Pretrain, evaluate, and write ``results.md`` / ``results.json``; returns the markdown."""
+    from .data import get_dataset
+
+    os.makedirs(plan.out_dir, exist_ok=True)
+    pretrain_set = get_dataset(plan.pretrain_data, split="train", size=plan.size)
+    eval_sets = {name: (get_dataset(name, split="train", size=plan.size),
+                        get_dataset(name, split="test", size=plan.size)) for name in plan.eval_data}
+    scores: Dict[tuple, Dict[str, List[float]]] = {}
+    throughput: Dict[str, float] = {}
+    for task_name in plan.tasks:
+        for seed in range(plan.seeds):
+            task = get_task(task_name, **plan.task_options.get(task_name, {}))
+            run_dir = os.path.join(plan.out_dir, task_name, f"seed{seed}")
+            config = replace(plan.train, seed=seed, out_dir=run_dir, data=plan.pretrain_data, image_size=plan.size)
+            trainer = Trainer(task, pretrain_set, config, resume=True)
+            rows = trainer.fit()
+            throughput[task_name] = float(np.median([r["images_per_s"] for r in rows])) if rows else 0.0
+            checkpoint = trainer.checkpoint_path
+            log(f"{task_name} seed {seed}: pretrained to step {trainer.step} ({checkpoint})")
+
+            def encoders(eval_seed: int, task=task, checkpoint=checkpoint, config=config):
+                _, model, _ = load_checkpoint(checkpoint)
+                torch.manual_seed(eval_seed)
+                random_model = task.build_model(config.backbone, **config.backbone_options)
+                return {"pretrained": task.encoder(model), "random init": task.encoder(random_model)}
+
+            for data_name, (train, test) in eval_sets.items():
+                result = evaluate_encoders(encoders, task.prepare_input, train, test, plan.labels_per_class,
+                                           seeds=[seed], progress=False)
+                for encoder_name, protocols in result.items():
+                    scores.setdefault((task_name, data_name), {}).setdefault(encoder_name, []).extend(
+                        protocols["linear"])
+    lines = [f"Linear probe, {plan.labels_per_class} labels per class, {plan.size} px, mean ± std over "
+             f"{plan.seeds} pretraining seeds (accuracy %)", "",
+             "| task | data | pretrained | random init | gain (points) | pretrain images/s |",
+             "|---|---|---|---|---|---|"]
+    table = []
+    for (task_name, data_name), by_encoder in scores.items():
+        gain = (np.mean(by_encoder["pretrained"]) - np.mean(by_encoder["random init"])) * 100
+        lines.append(f"| {task_name} | {data_name} | {_mean_std(by_encoder['pretrained'])} | "
+                     f"{_mean_std(by_encoder['random init'])} | {gain:+.1f} | {throughput[task_name]:.0f} |")
+        table.append({"task": task_name, "data": data_name, **by_encoder, "gain_points": gain})
+    text = "\n".join(lines)
+    with open(os.path.join(plan.out_dir, "results.md"), "w") as f:
+        f.write(text + "\n")
+    with open(os.path.join(plan.out_dir, "results.json"), "w") as f:
+        json.dump({"plan": {k: v for k, v in plan.__dict__.items() if k != "train"},
+                   "train": plan.train.__dict__, "rows": table}, f, indent=2, default=str)
+    return text
