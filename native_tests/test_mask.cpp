@@ -112,11 +112,21 @@ void test_region_pipeline() {
       RegionArgs a{index.data(), grid.data(), bins.data(), histogram.data(), threshold.data(), mask,
                    5, n, height, width, cells, covered_min, covered_max};
       for (int64_t g = 0; g < n * cells * cells; ++g) region_noise_element(a, g);
+      // CPU entry point (per sample) first; the CUDA one (per pixel) must agree.
+      std::vector<RegionSpline> columns((size_t)width);
+      for (int64_t s = 0; s < n; ++s) region_bins_sample(a, s, columns.data());
+      const std::vector<uint16_t> per_sample = bins;
+      const std::vector<int32_t> per_sample_histogram = histogram;
+      std::fill(histogram.begin(), histogram.end(), 0);
+      int64_t differ = 0;
       for (int64_t p = 0; p < n * plane; ++p) {
         const uint16_t bin = region_bin_element(a, p);
         CHECK(bin < kRegionBins);
+        differ += bin != per_sample[(size_t)p];
         ++histogram[(size_t)((p / plane) * kRegionBins + bin)];
       }
+      CHECK_MSG(differ == 0 && histogram == per_sample_histogram, "%lldx%lld cells %lld: %lld bins differ",
+                (long long)height, (long long)width, (long long)cells, (long long)differ);
       for (int64_t s = 0; s < n; ++s) region_threshold_one(a, s);
       for (int64_t p = 0; p < n * plane; ++p) region_mask_element(a, p);
       for (int64_t s = 0; s < n; ++s) {

@@ -4,6 +4,8 @@
 // compiled into each clone.
 #include <ATen/Parallel.h>
 
+#include <vector>
+
 #include "../kernels/dispatch_dtypes.h"
 #include "../kernels/mask.h"
 #include "vectorize.h"
@@ -12,12 +14,12 @@ namespace sslfast::cpu {
 namespace {
 
 // Samples [begin, end): noise grid, field bins and histogram, threshold, mask.
-SSLFAST_CPU_CLONES __attribute__((flatten)) void region_samples(const RegionArgs& args, int64_t begin, int64_t end) {
+SSLFAST_CPU_CLONES __attribute__((flatten)) void region_samples(const RegionArgs& args, int64_t begin, int64_t end,
+                                                                RegionSpline* columns) {
   const int64_t cells2 = args.cells * args.cells, plane = args.height * args.width;
   for (int64_t s = begin; s < end; ++s) {
     for (int64_t g = s * cells2; g < (s + 1) * cells2; ++g) region_noise_element(args, g);
-    int32_t* hist = args.histogram + s * kRegionBins;
-    for (int64_t p = s * plane; p < (s + 1) * plane; ++p) ++hist[region_bin_element(args, p)];
+    region_bins_sample(args, s, columns);
     region_threshold_one(args, s);
     for (int64_t p = s * plane; p < (s + 1) * plane; ++p) region_mask_element(args, p);
   }
@@ -43,7 +45,10 @@ void boxes_to_mask(const int64_t* boxes, int64_t n, int64_t count, int64_t heigh
 }
 
 void region_masks(const RegionArgs& args) {
-  at::parallel_for(0, args.n, 1, [&](int64_t begin, int64_t end) { region_samples(args, begin, end); });
+  at::parallel_for(0, args.n, 1, [&](int64_t begin, int64_t end) {
+    std::vector<RegionSpline> columns((size_t)args.width);
+    region_samples(args, begin, end, columns.data());
+  });
 }
 
 void apply_mask(const MaskApplyArgs& args, DType in, DType out) {

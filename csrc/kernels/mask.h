@@ -143,31 +143,60 @@ SSLFAST_HD int64_t region_spline(int64_t p, int64_t size, int64_t cells, int64_t
 
 SSLFAST_HD int64_t clamp_index(int64_t i, int64_t size) { return i < 0 ? 0 : (i >= size ? size - 1 : i); }
 
-// Histogram bin of the upsampled noise at pixel (y, x) of sample `sample`.
-// With W = 6 S^3 < 2^33 the weight sum per axis: a row sum is < W * 2^16,
-// kept to its top 30 bits (>> 19), so the column sum stays < 36 * 2^57.
-SSLFAST_HD uint16_t region_bin(const RegionArgs& a, int64_t sample, int64_t y, int64_t x) {
-  int64_t wy[4], wx[4];
-  const int64_t gy = region_spline(y, a.height, a.cells, wy), gx = region_spline(x, a.width, a.cells, wx);
+// One axis's spline at a pixel: first grid index and the four weights.
+struct RegionSpline {
+  int64_t first;
+  int64_t w[4];
+};
+
+SSLFAST_HD RegionSpline region_axis(int64_t p, int64_t size, int64_t cells) {
+  RegionSpline s;
+  s.first = region_spline(p, size, cells, s.w);
+  return s;
+}
+
+// Histogram bin of the upsampled noise of sample `sample` where the row and
+// column splines are `sy` and `sx`. With W = 6 S^3 < 2^33 the weight sum per
+// axis: a row sum is < W * 2^16, kept to its top 30 bits (>> 19), so the
+// column sum stays < 36 * 2^57.
+SSLFAST_HD uint16_t region_bin(const RegionArgs& a, int64_t sample, const RegionSpline& sy, const RegionSpline& sx) {
   const uint16_t* grid = a.grid + sample * a.cells * a.cells;
   uint64_t total = 0;
   for (int r = 0; r < 4; ++r) {
-    const uint16_t* line = grid + clamp_index(gy + r, a.cells) * a.cells;
+    const uint16_t* line = grid + clamp_index(sy.first + r, a.cells) * a.cells;
     uint64_t across = 0;
-    for (int c = 0; c < 4; ++c) across += (uint64_t)wx[c] * line[clamp_index(gx + c, a.cells)];
-    total += (uint64_t)wy[r] * (across >> 19);
+    for (int c = 0; c < 4; ++c) across += (uint64_t)sx.w[c] * line[clamp_index(sx.first + c, a.cells)];
+    total += (uint64_t)sy.w[r] * (across >> 19);
   }
   return (uint16_t)(total / ((36ull << 57) / kRegionBins));
 }
 
-// Bin of pixel `flat` of the [n, height, width] grid (the caller counts it
-// into the histogram).
+// Bin of pixel `flat` of the [n, height, width] grid (CUDA; the caller
+// counts it into the histogram).
 SSLFAST_HD uint16_t region_bin_element(const RegionArgs& a, int64_t flat) {
   const int64_t plane = a.height * a.width;
   const int64_t sample = flat / plane, y = (flat % plane) / a.width, x = flat % a.width;
-  const uint16_t bin = region_bin(a, sample, y, x);
+  const uint16_t bin =
+      region_bin(a, sample, region_axis(y, a.height, a.cells), region_axis(x, a.width, a.cells));
   a.bins[flat] = bin;
   return bin;
+}
+
+// Bins of all pixels of sample `sample`, counted into its histogram (CPU):
+// the column splines once per sample (columns: width entries of scratch),
+// the row spline once per row.
+SSLFAST_HD void region_bins_sample(const RegionArgs& a, int64_t sample, RegionSpline* columns) {
+  for (int64_t x = 0; x < a.width; ++x) columns[x] = region_axis(x, a.width, a.cells);
+  int32_t* hist = a.histogram + sample * kRegionBins;
+  uint16_t* bins = a.bins + sample * a.height * a.width;
+  for (int64_t y = 0; y < a.height; ++y) {
+    const RegionSpline row = region_axis(y, a.height, a.cells);
+    for (int64_t x = 0; x < a.width; ++x) {
+      const uint16_t bin = region_bin(a, sample, row, columns[x]);
+      bins[y * a.width + x] = bin;
+      ++hist[bin];
+    }
+  }
 }
 
 // Threshold key of sample `sample`: whole bins from the top, then the first
