@@ -26,15 +26,23 @@ def want_cuda() -> bool:
 
 def extension():
     cpp = sorted(glob.glob("csrc/ops/*.cpp") + glob.glob("csrc/cpu/*.cpp"))
-    cxx = ["-O3", "-std=c++20", "-fvisibility=hidden"]
+    # No contraction into FMA: GCC fuses a*b+c by default even under -std=c++20,
+    # which would make results depend on which ISA copy of a loop runs
+    # (csrc/cpu/vectorize.h) and differ from the scalar code of the same math.
+    # -fopenmp: at::parallel_for is inline in torch's headers and runs serially
+    # unless the extension itself is compiled with OpenMP (torch's libgomp,
+    # already loaded, serves it).
+    cxx = ["-O3", "-std=c++20", "-fvisibility=hidden", "-ffp-contract=off", "-fopenmp"]
+    link = ["-fopenmp"]
     if not want_cuda():
-        return CppExtension("sslfast._C", cpp, extra_compile_args={"cxx": cxx})
+        return CppExtension("sslfast._C", cpp, extra_compile_args={"cxx": cxx}, extra_link_args=link)
     if not torch.cuda.is_available() and "TORCH_CUDA_ARCH_LIST" not in os.environ:
         os.environ["TORCH_CUDA_ARCH_LIST"] = "8.0;8.6;9.0+PTX"
     return CUDAExtension(
         "sslfast._C", cpp + sorted(glob.glob("csrc/cuda/*.cu")),
         define_macros=[("SSLFAST_WITH_CUDA", None)],
         extra_compile_args={"cxx": cxx, "nvcc": ["-O3", "-std=c++20", "--expt-relaxed-constexpr"]},
+        extra_link_args=link,
     )
 
 

@@ -1,6 +1,6 @@
 """Markdown timing tables for the op families: sslfast against its peers.
 
-    python -m benchmarks.report [--quick] [--device cpu|cuda] [--family rotate|jigsaw|context|permutations|all]
+    python -m benchmarks.report [--quick] [--device cpu|cuda] [--family rotate|jigsaw|context|permutations|render|rgb_to_lab|colorization|all]
                                 [--reuse-freed-memory]
 
 For every family and batch shape it times each implementation (warm-up, then
@@ -40,6 +40,8 @@ FAMILIES = {
     "context": "benchmarks.context_impls",
     "permutations": "benchmarks.permutation_impls",
     "render": "benchmarks.render_impls",
+    "rgb_to_lab": "benchmarks.lab_impls",
+    "colorization": "benchmarks.colorization_impls",
     "sr_pair": "benchmarks.sr_pair_impls",
     "resize": "benchmarks.resize_impls",
     "sobel": "benchmarks.sobel_impls",

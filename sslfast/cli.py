@@ -197,12 +197,11 @@ def demo(args) -> None:
                        size=args.size, out_dir=args.out,
                        train=TrainConfig(steps=args.steps, batch_size=64, lr=0.05, warmup_steps=30,
                                          checkpoint_every=max(1, args.steps // 4), device=args.device))
-    print(f"2/3 pretraining rotation on {args.data} ({args.size} px, {args.steps} steps, {args.device}), "
+    print(f"2/3 pretraining rotation on {args.data or 'each data set'} ({args.size} px, {args.steps} steps, {args.device}), "
           f"then a linear probe with 10 labels per class on {', '.join(args.eval_data)} vs random init")
     table = run(plan, log=lambda line: print("   " + line))
-    run_dir = os.path.join(args.out, "rotation", "seed0")
     print(f"3/3 results ({os.path.join(args.out, 'results.md')}):\n\n{table}\n")
-    print(f"loss curve {os.path.join(run_dir, 'loss.png')}, log {os.path.join(run_dir, 'log.csv')}")
+    print(f"loss curves and logs: {os.path.join(args.out, 'rotation', '*', 'seed0', 'loss.png')} and log.csv")
     print(f"done in {time.perf_counter() - start:.0f}s")
 
 
@@ -263,8 +262,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("demo", help="pretrain on built-in data, evaluate against random init, draw pictures")
     p.add_argument("--out", default=os.path.join("runs", "demo"))
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--data", default="photos", help="unlabelled pretraining images")
-    p.add_argument("--eval-data", nargs="+", default=["digits"], help="labelled data sets for the probe")
+    p.add_argument("--data", default=None,
+                   help="unlabelled pretraining images (default: each evaluation set's own training images, "
+                        "labels unused)")
+    p.add_argument("--eval-data", nargs="+", default=["shapes", "digits"], help="labelled data sets for the probe")
     p.add_argument("--size", type=int, default=32)
     p.add_argument("--steps", type=int, default=600)
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")

@@ -25,9 +25,14 @@ from tqdm.auto import tqdm
 PROTOCOLS = ("linear", "knn", "finetune")
 
 
-def dataset_arrays(dataset: Dataset) -> tuple:
-    """Stack a labelled data set into uint8 images ``[N, C, H, W]`` and int64 labels."""
-    images, labels = zip(*[(item[0], item[1]) for item in (dataset[i] for i in range(len(dataset)))])
+def dataset_arrays(dataset: Dataset, chunk: int = 256) -> tuple:
+    """Stack a labelled data set into uint8 images ``[N, C, H, W]`` and int64
+    labels (in chunks through ``__getitems__`` where the data set has it)."""
+    items = []
+    for start in range(0, len(dataset), chunk):
+        indices = list(range(start, min(start + chunk, len(dataset))))
+        items += dataset.__getitems__(indices) if hasattr(dataset, "__getitems__") else [dataset[i] for i in indices]
+    images, labels = zip(*[(item[0], item[1]) for item in items])
     return torch.stack([torch.as_tensor(x) for x in images]), torch.as_tensor(labels, dtype=torch.int64)
 
 
@@ -46,9 +51,10 @@ def few_labels(labels: torch.Tensor, per_class: int, seed: int) -> torch.Tensor:
 @torch.no_grad()
 def extract_features(encoder: nn.Module, prepare: Callable, images: torch.Tensor, device: str = "cpu",
                      batch_size: int = 256) -> torch.Tensor:
-    """Pooled features ``[N, D]`` of uint8 images, encoder in eval mode."""
+    """Probe features ``[N, D]`` (:meth:`Encoder.probe_features`) of uint8
+    images, encoder in eval mode."""
     encoder.eval().to(device)
-    out = [encoder.pooled(prepare(images[i:i + batch_size].to(device))).float().cpu()
+    out = [encoder.probe_features(prepare(images[i:i + batch_size].to(device))).float().cpu()
            for i in range(0, len(images), batch_size)]
     return torch.cat(out)
 
@@ -95,9 +101,11 @@ def finetune_probe(encoder: nn.Module, prepare: Callable, train_images: torch.Te
             opt.zero_grad()
             loss.backward()
             opt.step()
-    features = extract_features(encoder, prepare, test_images, device)
+    encoder.eval()
     with torch.no_grad():
-        return (head.cpu()(features).argmax(1) == test_y).float().mean().item()
+        logits = torch.cat([head(encoder.pooled(prepare(test_images[i:i + 256].to(device)))).cpu()
+                            for i in range(0, len(test_images), 256)])
+    return (logits.argmax(1) == test_y).float().mean().item()
 
 
 def evaluate_encoders(make_encoders: Callable[[int], Dict[str, nn.Module]], prepare: Callable,

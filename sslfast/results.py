@@ -1,9 +1,10 @@
 """The results table: each pretext task's encoder against random init on
 few-label transfer, mean ± std over pretraining seeds.
 
-For every task and seed: pretrain on the unlabelled training images of
-``pretrain_data`` (resuming a finished or interrupted run instead of
-redoing it), then for every labelled data set fit a linear probe on
+For every task, labelled data set and seed: pretrain on the unlabelled
+training images of that data set (labels unused; or of ``pretrain_data`` when
+given), resuming a finished or interrupted run instead of redoing it, then
+fit a linear probe on
 ``labels_per_class`` labels per class (the subset drawn by the same seed) on
 the frozen pretrained encoder and on a randomly initialised one of the same
 architecture, and report test accuracy.
@@ -13,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field, replace
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 import torch
@@ -27,7 +28,7 @@ from .train import TrainConfig, Trainer, load_checkpoint
 class ResultsPlan:
     tasks: Sequence[str] = ("rotation",)
     seeds: int = 3
-    pretrain_data: str = "shapes"
+    pretrain_data: Optional[str] = None   # None: each evaluation data set's own train images
     eval_data: Sequence[str] = ("shapes", "digits")
     size: int = 32
     labels_per_class: int = 10
@@ -47,29 +48,31 @@ def run(plan: ResultsPlan, log=print) -> str:
     from .data import get_dataset
 
     os.makedirs(plan.out_dir, exist_ok=True)
-    pretrain_set = get_dataset(plan.pretrain_data, split="train", size=plan.size)
     eval_sets = {name: (get_dataset(name, split="train", size=plan.size),
                         get_dataset(name, split="test", size=plan.size)) for name in plan.eval_data}
     scores: Dict[tuple, Dict[str, List[float]]] = {}
-    throughput: Dict[str, float] = {}
+    throughput: Dict[tuple, float] = {}
     for task_name in plan.tasks:
-        for seed in range(plan.seeds):
-            task = get_task(task_name, **plan.task_options.get(task_name, {}))
-            run_dir = os.path.join(plan.out_dir, task_name, f"seed{seed}")
-            config = replace(plan.train, seed=seed, out_dir=run_dir, data=plan.pretrain_data, image_size=plan.size)
-            trainer = Trainer(task, pretrain_set, config, resume=True)
-            rows = trainer.fit()
-            throughput[task_name] = float(np.median([r["images_per_s"] for r in rows])) if rows else 0.0
-            checkpoint = trainer.checkpoint_path
-            log(f"{task_name} seed {seed}: pretrained to step {trainer.step} ({checkpoint})")
+        for data_name, (train, test) in eval_sets.items():
+            source = plan.pretrain_data or data_name
+            pretrain_set = train if source == data_name else get_dataset(source, split="train", size=plan.size)
+            for seed in range(plan.seeds):
+                task = get_task(task_name, **plan.task_options.get(task_name, {}))
+                run_dir = os.path.join(plan.out_dir, task_name, source, f"seed{seed}")
+                config = replace(plan.train, seed=seed, out_dir=run_dir, data=source, image_size=plan.size)
+                trainer = Trainer(task, pretrain_set, config, resume=True)
+                rows = trainer.fit()
+                if rows:
+                    throughput[(task_name, data_name)] = float(np.median([r["images_per_s"] for r in rows]))
+                checkpoint = trainer.checkpoint_path
+                log(f"{task_name} on {source}, seed {seed}: pretrained to step {trainer.step} ({checkpoint})")
 
-            def encoders(eval_seed: int, task=task, checkpoint=checkpoint, config=config):
-                _, model, _ = load_checkpoint(checkpoint)
-                torch.manual_seed(eval_seed)
-                random_model = task.build_model(config.backbone, **config.backbone_options)
-                return {"pretrained": task.encoder(model), "random init": task.encoder(random_model)}
+                def encoders(eval_seed: int, task=task, checkpoint=checkpoint, config=config):
+                    _, model, _ = load_checkpoint(checkpoint)
+                    torch.manual_seed(eval_seed)
+                    random_model = task.build_model(config.backbone, **config.backbone_options)
+                    return {"pretrained": task.encoder(model), "random init": task.encoder(random_model)}
 
-            for data_name, (train, test) in eval_sets.items():
                 result = evaluate_encoders(encoders, task.prepare_input, train, test, plan.labels_per_class,
                                            seeds=[seed], progress=False)
                 for encoder_name, protocols in result.items():
@@ -83,7 +86,8 @@ def run(plan: ResultsPlan, log=print) -> str:
     for (task_name, data_name), by_encoder in scores.items():
         gain = (np.mean(by_encoder["pretrained"]) - np.mean(by_encoder["random init"])) * 100
         lines.append(f"| {task_name} | {data_name} | {_mean_std(by_encoder['pretrained'])} | "
-                     f"{_mean_std(by_encoder['random init'])} | {gain:+.1f} | {throughput[task_name]:.0f} |")
+                     f"{_mean_std(by_encoder['random init'])} | {gain:+.1f} | "
+                     f"{throughput.get((task_name, data_name), float('nan')):.0f} |")
         table.append({"task": task_name, "data": data_name, **by_encoder, "gain_points": gain})
     text = "\n".join(lines)
     with open(os.path.join(plan.out_dir, "results.md"), "w") as f:

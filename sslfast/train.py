@@ -88,10 +88,19 @@ class IndexedImages(Dataset):
     def __len__(self) -> int:
         return len(self.dataset)
 
+    @staticmethod
+    def _image(item):
+        return torch.as_tensor(item[0] if isinstance(item, (tuple, list)) else item)
+
     def __getitem__(self, index: int):
-        item = self.dataset[index]
-        image = item[0] if isinstance(item, (tuple, list)) else item
-        return torch.as_tensor(image), index
+        return self._image(self.dataset[index]), index
+
+    def __getitems__(self, indices: List[int]):
+        """Whole batches at once when the data set can (e.g. shapes renders a
+        batch in one call)."""
+        if hasattr(self.dataset, "__getitems__"):
+            return [(self._image(item), i) for item, i in zip(self.dataset.__getitems__(indices), indices)]
+        return [self[i] for i in indices]
 
 
 class EpochBatches:

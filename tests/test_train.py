@@ -1,5 +1,6 @@
 """Training core: Trainer, checkpoints/resume, DDP, transfer evaluation, CLI."""
 import os
+import socket
 import subprocess
 import sys
 import textwrap
@@ -110,6 +111,9 @@ class MeanColour(Encoder):
     def forward(self, x):
         return x
 
+    def probe_features(self, x, grid=2):
+        return self.pooled(x)
+
 
 def colour_classes(per_class: int, seed: int):
     generator = torch.Generator().manual_seed(seed)
@@ -150,9 +154,12 @@ def test_few_labels_picks_k_per_class():
 
 
 def test_backbones_report_their_width():
-    for name in ("small", "resnet18"):
+    for name, probe_width in (("small", (32 + 64 + 128) * 4), ("resnet18", (256 + 512) * 4)):
         encoder = build_backbone(name)
-        assert encoder.pooled(torch.randn(2, 3, 32, 32)).shape == (2, encoder.out_channels)
+        x = torch.randn(2, 3, 32, 32)
+        assert encoder.pooled(x).shape == (2, encoder.out_channels)
+        assert encoder.probe_features(x).shape == (2, probe_width)
+        assert torch.equal(encoder.stages(x)[-1], encoder(x))
     with pytest.raises(ValueError, match="backbone"):
         build_backbone("vgg")
 
@@ -182,8 +189,11 @@ def test_torchrun_two_processes_on_cpu(tmp_path):
         torch.distributed.destroy_process_group()
     """))
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    with socket.socket() as probe:  # a free port: parallel runs must not collide
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
     result = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-                             "--master_port", "29517", str(script)], capture_output=True, text=True, env=env,
+                             "--master_port", str(port), str(script)], capture_output=True, text=True, env=env,
                             timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "rank 0 rows 4" in result.stdout and "rank 1 rows 4" in result.stdout

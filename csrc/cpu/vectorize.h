@@ -4,8 +4,9 @@
 // extension is built without -march flags so it runs anywhere, yet its hot
 // loops get 16- or 8-wide vectors where the processor has them (AVX-512
 // nearly halves the float rgb_to_lab time against AVX2 on a Zen 4). The
-// copies compute the same IEEE operations (no contraction into FMA under
-// -std=c++20), so their results are identical. Give such functions
+// copies compute the same IEEE operations (setup.py passes -ffp-contract=off:
+// GCC would otherwise fuse a*b+c into FMA in the AVX copies only), so their
+// results are identical. Give such functions
 // __restrict pointer arguments: the vectoriser needs them to prove the
 // outputs do not overlap what the loop reads.
 #pragma once

@@ -2,7 +2,7 @@
 small, fast convnet for CPU runs."""
 from __future__ import annotations
 
-from typing import Callable, Dict, Sequence
+from typing import Callable, Dict, List, Sequence
 
 import torch
 from torch import nn
@@ -17,6 +17,18 @@ class Encoder(nn.Module):
     def pooled(self, x: torch.Tensor) -> torch.Tensor:
         """Global-average-pooled features ``[B, out_channels]``."""
         return torch.flatten(nn.functional.adaptive_avg_pool2d(self(x), 1), 1)
+
+    def stages(self, x: torch.Tensor) -> List[torch.Tensor]:
+        """Feature maps of every stage, shallow to deep (default: the last)."""
+        return [self(x)]
+
+    def probe_features(self, x: torch.Tensor, grid: int = 2) -> torch.Tensor:
+        """What transfer evaluation fits a classifier on: every stage's map
+        average-pooled to ``grid x grid`` cells and concatenated. Keeping
+        intermediate stages follows RotNet's finding that mid-depth features
+        transfer best (the last stage specialises to the pretext); the small
+        grid keeps the coarse layout that global pooling throws away."""
+        return torch.cat([torch.flatten(nn.functional.adaptive_avg_pool2d(f, grid), 1) for f in self.stages(x)], 1)
 
 
 def _conv_bn_relu(cin: int, cout: int, kernel: int = 3, stride: int = 1) -> nn.Sequential:
@@ -47,6 +59,14 @@ class SmallConvNet(Encoder):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.features(x)
 
+    def stages(self, x: torch.Tensor) -> List[torch.Tensor]:
+        maps = []
+        for layer in self.features:
+            x = layer(x)
+            if not isinstance(layer, nn.MaxPool2d):
+                maps.append(x)
+        return maps[1::2]  # the output of each stage (after its 1x1 conv)
+
 
 class TorchvisionResNet(Encoder):
     """torchvision ResNet without its classifier, randomly initialised.
@@ -75,6 +95,13 @@ class TorchvisionResNet(Encoder):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.layers(self.stem(x))
+
+    def stages(self, x: torch.Tensor) -> List[torch.Tensor]:
+        maps, x = [], self.stem(x)
+        for layer in self.layers:
+            x = layer(x)
+            maps.append(x)
+        return maps[-2:]  # layer3 and layer4
 
 
 BACKBONES: Dict[str, Callable[..., Encoder]] = {
