@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import importlib
 import statistics
 import time
 from dataclasses import dataclass, field
@@ -25,6 +26,14 @@ except ImportError:  # pragma: no cover
 class Unavailable(Exception):
     """Raised by an implementation's factory when it cannot run here (library
     missing, device not supported); the suites skip it and say why."""
+
+
+def require(module: str):
+    """Import a peer's optional library, or raise Unavailable saying it is missing."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise Unavailable(f"{module} not installed ({exc})") from None
 
 
 @dataclass(frozen=True)
@@ -55,7 +64,14 @@ class Impl:
 
 def assert_equivalent(actual: torch.Tensor, expected: torch.Tensor, *, name: str, atol: float = 1e-5) -> None:
     """The peer must do the same work: same shape, dtype, device, a dense
-    layout, and values within ``atol`` (no relative slack)."""
+    layout, and values within ``atol`` (no relative slack). A job with several
+    outputs returns a tuple, compared element by element."""
+    if isinstance(expected, tuple):
+        if not isinstance(actual, tuple) or len(actual) != len(expected):
+            raise AssertionError(f"{name}: expected a tuple of {len(expected)} outputs")
+        for i, (a, e) in enumerate(zip(actual, expected)):
+            assert_equivalent(a, e, name=f"{name}[{i}]", atol=atol)
+        return
     if not isinstance(actual, torch.Tensor):
         raise AssertionError(f"{name}: returned {type(actual).__name__}, not a tensor")
     if not (actual.is_contiguous() or actual.is_contiguous(memory_format=torch.channels_last)):

@@ -42,6 +42,10 @@ FAMILIES = {
     "render": "benchmarks.render_impls",
     "rgb_to_lab": "benchmarks.lab_impls",
     "colorization": "benchmarks.colorization_impls",
+    "sr_pair": "benchmarks.sr_pair_impls",
+    "resize": "benchmarks.resize_impls",
+    "sobel": "benchmarks.sobel_impls",
+    "mask": "benchmarks.mask_impls",
 }
 
 

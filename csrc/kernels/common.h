@@ -102,12 +102,18 @@ SSLFAST_HD float load_value(const BFloat16* p) { return bfloat16_to_float(p->bit
 SSLFAST_HD float load_value(const float* p) { return *p; }
 
 SSLFAST_HD void store_value(float* p, float v) { *p = v; }
-// uint8 outputs: clamp to [0, 255], then round half to even (adding and
-// subtracting 1.5 * 2^23 leaves the nearest integer under IEEE rounding), as
-// torch.round does.
+// uint8 outputs: clamp to [0, 255] (NaN -> 0), then round half to even
+// (adding and subtracting 1.5 * 2^23 leaves the nearest integer under IEEE
+// rounding), as torch.round does. The clamp is integer masks on the float's
+// bits, not float compares, so that compilers vectorise loops of it: positive
+// floats order as their bits, so [255, +inf] saturates, and NaN and anything
+// with the sign bit fall outside both ranges and give 0.
 SSLFAST_HD void store_value(uint8_t* p, float v) {
-  const float clamped = v > 0.f ? (v < 255.f ? v : 255.f) : 0.f;  // NaN -> 0
-  *p = (uint8_t)((clamped + 12582912.f) - 12582912.f);
+  const uint32_t u = float_bits(v);
+  const uint32_t saturated = (uint32_t)(u >= 0x437f0000u) & (uint32_t)(u <= 0x7f800000u);  // 255.f .. +inf
+  const float inside = bits_float(u & (0u - (uint32_t)(u < 0x437f0000u)));  // [+0, 255) kept, else +0
+  const int32_t rounded = (int32_t)((inside + 12582912.f) - 12582912.f);
+  *p = (uint8_t)((uint32_t)rounded | (0u - saturated));
 }
 SSLFAST_HD void store_value(Half* p, float v) { p->bits = float_to_half(v); }
 SSLFAST_HD void store_value(BFloat16* p, float v) { p->bits = float_to_bfloat16(v); }

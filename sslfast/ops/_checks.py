@@ -86,11 +86,11 @@ def normalization(mean, std, channels: int):
     return mean, std
 
 
-def check_seed(seed) -> int:
+def check_seed(seed, name: str = "seed") -> int:
     if isinstance(seed, bool) or not isinstance(seed, int):
-        raise TypeError(f"seed: expected an int, got {type(seed).__name__}")
+        raise TypeError(f"{name}: expected an int, got {type(seed).__name__}")
     if not 0 <= seed < 2**63:
-        raise ValueError(f"seed: expected 0 <= seed < 2**63, got {seed}")
+        raise ValueError(f"{name}: expected 0 <= {name} < 2**63, got {seed}")
     return seed
 
 
@@ -100,3 +100,27 @@ def checking_values() -> bool:
     if torch.compiler.is_compiling():
         return False
     return not (torch.cuda.is_available() and torch.cuda.is_current_stream_capturing())
+
+
+def check_size(size, name: str = "size") -> tuple:
+    """An image size: one positive int (square) or a (height, width) pair."""
+    pair = (size, size) if isinstance(size, int) else size
+    if isinstance(pair, torch.Size):
+        pair = tuple(pair)
+    if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+        raise TypeError(f"{name}: expected an int or a (height, width) pair, got {size!r}")
+    if any(isinstance(v, bool) or not isinstance(v, int) for v in pair):
+        raise TypeError(f"{name}: expected integer sizes, got {size!r}")
+    if pair[0] <= 0 or pair[1] <= 0:
+        raise ValueError(f"{name}: expected positive sizes, got {tuple(pair)}")
+    if pair[0] >= 2**31 or pair[1] >= 2**31:
+        raise ValueError(f"{name}: expected sizes below 2**31, got {tuple(pair)}")
+    return int(pair[0]), int(pair[1])
+
+
+def check_choice(name: str, value, choices) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{name}: expected one of {', '.join(map(repr, choices))}, got {value!r}")
+    if value not in choices:
+        raise ValueError(f"{name}: expected one of {', '.join(map(repr, choices))}, got {value!r}")
+    return value

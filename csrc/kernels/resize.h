@@ -1,0 +1,492 @@
+// Separable resampling (box / bilinear / bicubic, antialiased like PIL and
+// torch.nn.functional.interpolate(antialias=True)), super-resolution pairs,
+// grayscale and Sobel gradients. Shared by the CPU and CUDA backends.
+//
+// Resampling is a weighted sum over a window of input samples along each
+// axis. The weights of one axis depend only on (filter, antialias, in size,
+// out size), so they are computed once per call into a table (one entry per
+// output index: a window start and `taps` weights) and both passes read it.
+#pragma once
+
+#include "common.h"
+
+namespace sslfast {
+
+enum class ResampleFilter : int { Box = 0, Bilinear = 1, Bicubic = 2 };
+
+// a * b + c, rounded twice: nvcc would otherwise contract it into one fused
+// multiply-add, and CPU (no contraction under -std=c++20) and CUDA results
+// would differ in the last bit (enough to flip a uint8 rounding).
+SSLFAST_HD float mul_add_rn(float a, float b, float c) {
+#if defined(__CUDA_ARCH__)
+  return __fadd_rn(__fmul_rn(a, b), c);
+#else
+  return a * b + c;
+#endif
+}
+
+// What defines the weights of one axis.
+struct ResampleSpec {
+  ResampleFilter filter;
+  bool antialias;    // widen bilinear/bicubic by the downscale factor (PIL, torch antialias=True)
+  int64_t in_size;
+  int64_t out_size;
+  int64_t taps;      // window length: resample_taps(...)
+};
+
+// One axis's table: output index i reads input samples start[i] ..
+// start[i] + taps - 1 with weights weight[i * entry_stride + k * tap_stride]
+// (zero-padded, zeros stored as +0). Rows are entry-major; columns are
+// tap-major, so the CPU's horizontal pass reads each tap's weights for a
+// whole output row contiguously.
+struct ResampleAxis {
+  const int32_t* start;
+  const float* weight;
+  int64_t taps;
+  int64_t entry_stride, tap_stride;
+  SSLFAST_HD float w(int64_t i, int64_t k) const { return weight[i * entry_stride + k * tap_stride]; }
+};
+
+// Triangle (bilinear) kernel, support 1.
+SSLFAST_HD double triangle_kernel(double x) {
+  x = x < 0 ? -x : x;
+  return x < 1.0 ? 1.0 - x : 0.0;
+}
+
+// Keys cubic convolution kernel with parameter a, support 2. PIL and torch's
+// antialiased path use a = -0.5; torch's plain bicubic uses a = -0.75.
+SSLFAST_HD double cubic_kernel(double x, double a) {
+  x = x < 0 ? -x : x;
+  if (x < 1.0) return ((a + 2.0) * x - (a + 3.0)) * x * x + 1.0;
+  if (x < 2.0) return (((x - 5.0) * x + 8.0) * x - 4.0) * a;
+  return 0.0;
+}
+
+// Ratio of input to output size: the footprint of one output sample.
+SSLFAST_HD double resample_scale(int64_t in_size, int64_t out_size) {
+  return (double)in_size / (double)out_size;
+}
+
+SSLFAST_HD bool resample_widened(ResampleFilter filter, bool antialias) {
+  return filter != ResampleFilter::Box && antialias;
+}
+
+// Half-width of the widened kernel in input samples.
+SSLFAST_HD double resample_support(ResampleFilter filter, double scale) {
+  const double base = filter == ResampleFilter::Bicubic ? 2.0 : 1.0;
+  return scale >= 1.0 ? base * scale : base;
+}
+
+SSLFAST_HD int64_t ceil_to_int(double v) {
+  const int64_t t = (int64_t)v;
+  return (double)t < v ? t + 1 : t;
+}
+
+SSLFAST_HD int64_t floor_to_int(double v) {
+  const int64_t t = (int64_t)v;
+  return (double)t > v ? t - 1 : t;
+}
+
+// Upper bound of the window length over all output indices, at most in_size.
+SSLFAST_HD int64_t resample_taps(ResampleFilter filter, bool antialias, int64_t in_size, int64_t out_size) {
+  const double scale = resample_scale(in_size, out_size);
+  int64_t taps;
+  if (filter == ResampleFilter::Box) {
+    taps = ceil_to_int(scale) + 1;  // an interval of length scale touches at most this many samples
+  } else if (antialias) {
+    taps = 2 * ceil_to_int(resample_support(filter, scale)) + 1;
+  } else {
+    taps = filter == ResampleFilter::Bicubic ? 4 : 2;
+  }
+  return taps < in_size ? taps : in_size;
+}
+
+// Window of input indices [lo, hi) that output index i reads, and what the
+// kernel needs to weigh them.
+struct ResampleWindow {
+  int64_t lo, hi;
+  double center;    // widened: kernel centre in input coordinates
+  double inv;       // widened: 1 / max(scale, 1)
+  double position;  // plain: source position (align_corners=False)
+  int64_t begin, end;  // box: output footprint [begin, end) in units of 1 / out_size
+};
+
+SSLFAST_HD ResampleWindow resample_window(const ResampleSpec& s, int64_t i) {
+  const double scale = resample_scale(s.in_size, s.out_size);
+  ResampleWindow w{};
+  if (s.filter == ResampleFilter::Box) {
+    // Exact: footprint [i * in / out, (i + 1) * in / out) in integers.
+    w.begin = i * s.in_size;
+    w.end = (i + 1) * s.in_size;
+    w.lo = w.begin / s.out_size;
+    w.hi = (w.end + s.out_size - 1) / s.out_size;
+  } else if (s.antialias) {
+    const double support = resample_support(s.filter, scale);
+    w.inv = scale >= 1.0 ? 1.0 / scale : 1.0;
+    w.center = scale * ((double)i + 0.5);
+    w.lo = (int64_t)(w.center - support + 0.5);  // truncation, as PIL and torch
+    w.hi = (int64_t)(w.center + support + 0.5);
+  } else {
+    w.position = scale * ((double)i + 0.5) - 0.5;
+    if (s.filter == ResampleFilter::Bilinear && w.position < 0.0) w.position = 0.0;
+    const int64_t base = floor_to_int(w.position);
+    w.lo = s.filter == ResampleFilter::Bicubic ? base - 1 : base;
+    w.hi = s.filter == ResampleFilter::Bicubic ? base + 3 : base + 2;
+  }
+  return w;
+}
+
+// Unnormalised weight of input index j (which may lie outside the image for
+// the plain kernels; the caller clamps it to the border).
+SSLFAST_HD double resample_weight(const ResampleSpec& s, const ResampleWindow& w, int64_t j) {
+  if (s.filter == ResampleFilter::Box) {
+    const int64_t a = j * s.out_size > w.begin ? j * s.out_size : w.begin;
+    const int64_t b = (j + 1) * s.out_size < w.end ? (j + 1) * s.out_size : w.end;
+    return b > a ? (double)(b - a) : 0.0;
+  }
+  if (s.antialias) {
+    const double x = ((double)j - w.center + 0.5) * w.inv;
+    return s.filter == ResampleFilter::Bicubic ? cubic_kernel(x, -0.5) : triangle_kernel(x);
+  }
+  const double x = (double)j - w.position;
+  return s.filter == ResampleFilter::Bicubic ? cubic_kernel(x, -0.75) : triangle_kernel(x);
+}
+
+// Weights of output index i: fills start[0] and weight[k * stride] for k in
+// 0 .. taps-1, summing to 1.
+//  * widened bilinear/bicubic (PIL's and torch's antialias=True): the kernel
+//    scaled by max(scale, 1) around centre scale * (i + 0.5), truncated to
+//    the image and renormalised;
+//  * plain bilinear/bicubic (antialias=False, as F.interpolate with
+//    align_corners=False): 2 or 4 taps around scale * (i + 0.5) - 0.5, indices
+//    clamped to the border (bilinear also clamps the position at 0);
+//  * box: the exact overlap of the output footprint [i, i + 1) * scale with
+//    each input sample (area averaging, OpenCV's INTER_AREA on downscaling).
+SSLFAST_HD void resample_entry(const ResampleSpec& s, int64_t i, int32_t* start, float* weight, int64_t stride) {
+  const ResampleWindow w = resample_window(s, i);
+  // Widened and box windows stop at the border and are renormalised; the
+  // plain kernels repeat the border sample instead.
+  const bool clamp = !s.antialias && s.filter != ResampleFilter::Box;
+  const int64_t lo = clamp ? w.lo : (w.lo < 0 ? 0 : w.lo);
+  const int64_t hi = clamp ? w.hi : (w.hi > s.in_size ? s.in_size : w.hi);
+  const int64_t first = lo < 0 ? 0 : (lo < s.in_size ? lo : s.in_size - 1);
+  const int64_t origin = first < s.in_size - s.taps ? first : s.in_size - s.taps;
+  *start = (int32_t)origin;
+  double total = 0.0;
+  for (int64_t j = lo; j < hi; ++j) total += resample_weight(s, w, j);
+  for (int64_t k = 0; k < s.taps; ++k) weight[k * stride] = 0.f;
+  if (total == 0.0) return;
+  for (int64_t j = lo; j < hi; ++j) {
+    const int64_t source = j < 0 ? 0 : (j >= s.in_size ? s.in_size - 1 : j);
+    weight[(source - origin) * stride] += (float)(resample_weight(s, w, j) / total);
+  }
+  // A kernel zero can come out as -0; the passes tell skipped taps by +0 bits.
+  for (int64_t k = 0; k < s.taps; ++k)
+    if (weight[k * stride] == 0.f) weight[k * stride] = 0.f;
+}
+
+// Entry k of the two tables laid out back to back: rows (out_h entries,
+// entry-major weights) then columns (out_w entries, tap-major weights).
+SSLFAST_HD void resample_table_entry(const ResampleSpec& rows, const ResampleSpec& cols, int32_t* start,
+                                     float* weight, int64_t k) {
+  if (k < rows.out_size) {
+    resample_entry(rows, k, start + k, weight + k * rows.taps, 1);
+  } else {
+    const int64_t i = k - rows.out_size;
+    resample_entry(cols, i, start + rows.out_size + i, weight + rows.out_size * rows.taps + i, cols.out_size);
+  }
+}
+
+// The two axes of tables filled by resample_table_entry.
+SSLFAST_HD ResampleAxis row_axis(const ResampleSpec& rows, const int32_t* start, const float* weight) {
+  return {start, weight, rows.taps, rows.taps, 1};
+}
+SSLFAST_HD ResampleAxis column_axis(const ResampleSpec& rows, const ResampleSpec& cols, const int32_t* start,
+                                    const float* weight) {
+  return {start + rows.out_size, weight + rows.out_size * rows.taps, cols.taps, 1, cols.out_size};
+}
+
+// Rounds to a whole uint8 level in [0, 255] (as store_value does), as float.
+SSLFAST_HD float round_to_level(float v) {
+  uint8_t level;
+  store_value(&level, v);
+  return (float)level;
+}
+
+// ---------------------------------------------------------------------------
+// Resize: [planes, in_h, in_w] -> [planes, out_h, out_w], plane = (b, c).
+// ---------------------------------------------------------------------------
+struct ResizeArgs {
+  const void* input;     // contiguous [planes, in_h, in_w]
+  void* output;          // contiguous [planes, out_h, out_w]
+  ResampleAxis rows, cols;
+  ChannelAffine affine;  // dtype scaling and normalisation, fused
+  bool quantize;         // round the resampled value to a whole uint8 level before the affine map
+  int64_t planes, channels, in_h, in_w, out_h, out_w;
+};
+
+// The final conversion of a resampled value: optional rounding to a uint8
+// level, then the affine map (scale and bias of the output's channel).
+SSLFAST_HD float resize_output(float v, bool quantize, float scale, float bias) {
+  return mul_add_rn(quantize ? round_to_level(v) : v, scale, bias);
+}
+
+// One output element (CUDA: one thread each). Sums column by column in the
+// same order as resize_block (vertical pass, then horizontal), so both entry
+// points round identically.
+template <typename In, typename Out>
+SSLFAST_HD void resize_element(const ResizeArgs& a, int64_t flat) {
+  const int64_t xo = flat % a.out_w;
+  const int64_t yo = (flat / a.out_w) % a.out_h;
+  const int64_t plane = flat / (a.out_w * a.out_h);
+  const In* src = static_cast<const In*>(a.input) + plane * a.in_h * a.in_w;
+  const In* top = src + (int64_t)a.rows.start[yo] * a.in_w + a.cols.start[xo];
+  float acc = 0.f;
+  for (int64_t kx = 0; kx < a.cols.taps; ++kx) {
+    const float wx = a.cols.w(xo, kx);
+    if (wx == 0.f) continue;
+    float column = 0.f;
+    for (int64_t ky = 0; ky < a.rows.taps; ++ky) {
+      const float wy = a.rows.w(yo, ky);
+      if (wy != 0.f) column = mul_add_rn(wy, load_value(top + ky * a.in_w + kx), column);
+    }
+    acc = mul_add_rn(wx, column, acc);
+  }
+  const int64_t slot = a.affine.slot(plane % a.channels);
+  store_value(static_cast<Out*>(a.output) + flat, resize_output(acc, a.quantize, a.affine.scale[slot],
+                                                                a.affine.bias[slot]));
+}
+
+// CPU path: blocks of up to kResizeBlockRows output rows of one plane. The
+// vertical pass fills the block's column sums, a transpose turns them into
+// rows along x, and the horizontal pass then runs as a second vertical pass,
+// whose inner loops are contiguous and vectorise; a zero-weight tap is a
+// branch per tap rather than per element. Each output sums its taps in the
+// same order as resize_element, so the two paths agree bit for bit.
+constexpr int64_t kResizeBlockRows = 32;
+
+// Vertical pass of output row `yo` of one plane into column[0 .. in_w).
+template <typename In>
+SSLFAST_HD void resample_vertical(const ResizeArgs& a, const In* __restrict__ src, int64_t yo,
+                                  float* __restrict__ column) {
+  for (int64_t x = 0; x < a.in_w; ++x) column[x] = 0.f;
+  const In* top = src + (int64_t)a.rows.start[yo] * a.in_w;
+  for (int64_t ky = 0; ky < a.rows.taps; ++ky) {
+    const float w = a.rows.w(yo, ky);
+    if (w == 0.f) continue;
+    const In* __restrict__ line = top + ky * a.in_w;
+    for (int64_t x = 0; x < a.in_w; ++x) column[x] = mul_add_rn(w, load_value(line + x), column[x]);
+  }
+}
+
+// dst[c * rows + r] = src[r * cols + c], in tiles that stay in cache.
+SSLFAST_HD void transpose_block(const float* __restrict__ src, int64_t rows, int64_t cols, float* __restrict__ dst) {
+  constexpr int64_t kTile = 16;
+  for (int64_t c0 = 0; c0 < cols; c0 += kTile)
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t c = c0; c < c0 + kTile && c < cols; ++c) dst[c * rows + r] = src[r * cols + c];
+}
+
+// Scratch floats resize_block needs: column sums, their transpose (later the
+// finished rows), and the horizontal sums.
+SSLFAST_HD int64_t resize_block_scratch(const ResizeArgs& a) {
+  return kResizeBlockRows * (a.in_w + (a.in_w > a.out_w ? a.in_w : a.out_w) + a.out_w);
+}
+
+// Output rows [y0, y0 + count) of plane `plane`, count <= kResizeBlockRows.
+template <typename In, typename Out>
+SSLFAST_HD void resize_block(const ResizeArgs& a, int64_t plane, int64_t y0, int64_t count, float* scratch) {
+  const int64_t wider = a.in_w > a.out_w ? a.in_w : a.out_w;
+  float* columns = scratch;                          // [count, in_w] column sums
+  float* across = columns + count * a.in_w;          // [in_w, count] the same, transposed; then [count, out_w]
+  float* sums = across + count * wider;              // [out_w, count] horizontal sums
+  const In* src = static_cast<const In*>(a.input) + plane * a.in_h * a.in_w;
+  for (int64_t r = 0; r < count; ++r) resample_vertical(a, src, y0 + r, columns + r * a.in_w);
+  transpose_block(columns, count, a.in_w, across);
+  for (int64_t xo = 0; xo < a.out_w; ++xo) {
+    float* __restrict__ acc = sums + xo * count;
+    for (int64_t r = 0; r < count; ++r) acc[r] = 0.f;
+    const float* first = across + (int64_t)a.cols.start[xo] * count;
+    for (int64_t kx = 0; kx < a.cols.taps; ++kx) {
+      const float w = a.cols.w(xo, kx);
+      if (w == 0.f) continue;
+      const float* __restrict__ line = first + kx * count;
+      for (int64_t r = 0; r < count; ++r) acc[r] = mul_add_rn(w, line[r], acc[r]);
+    }
+  }
+  transpose_block(sums, a.out_w, count, across);  // back to [count, out_w]
+  // Locals, not a's fields: a uint8 store may alias anything, and the loop
+  // would reload them on every element.
+  Out* __restrict__ out = static_cast<Out*>(a.output) + (plane * a.out_h + y0) * a.out_w;
+  const float* __restrict__ values = across;
+  const int64_t slot = a.affine.slot(plane % a.channels), total = count * a.out_w;
+  const float scale = a.affine.scale[slot], bias = a.affine.bias[slot];
+  const bool quantize = a.quantize;
+  for (int64_t i = 0; i < total; ++i) store_value(out + i, resize_output(values[i], quantize, scale, bias));
+}
+
+// Work items of the CPU path: (plane, block of rows) pairs.
+SSLFAST_HD int64_t resize_blocks_per_plane(const ResizeArgs& a) { return ceil_div(a.out_h, kResizeBlockRows); }
+
+template <typename In, typename Out>
+SSLFAST_HD void resize_block_item(const ResizeArgs& a, int64_t item, float* scratch) {
+  const int64_t per_plane = resize_blocks_per_plane(a);
+  const int64_t plane = item / per_plane, y0 = (item % per_plane) * kResizeBlockRows;
+  const int64_t count = a.out_h - y0 < kResizeBlockRows ? a.out_h - y0 : kResizeBlockRows;
+  resize_block<In, Out>(a, plane, y0, count, scratch);
+}
+
+// ---------------------------------------------------------------------------
+// Super-resolution pair: from one uint8 HR batch, the normalised HR target
+// and the LR input resampled by an integer factor, in one pass over the input.
+// ---------------------------------------------------------------------------
+struct SrPairArgs {
+  ResizeArgs lr;   // input = the HR batch, output = the LR batch
+  void* hr;        // [planes, in_h, in_w], same affine as the LR output
+  int64_t factor;  // in_h == factor * out_h, in_w == factor * out_w
+};
+
+// Element `flat` of the concatenation [HR elements, LR elements] (CUDA: one
+// launch covers both outputs).
+template <typename Out>
+SSLFAST_HD void sr_pair_element(const SrPairArgs& a, int64_t flat) {
+  const int64_t plane_size = a.lr.in_h * a.lr.in_w;
+  const int64_t hr_numel = a.lr.planes * plane_size;
+  if (flat < hr_numel) {
+    const int64_t slot = a.lr.affine.slot((flat / plane_size) % a.lr.channels);
+    const float v = load_value(static_cast<const uint8_t*>(a.lr.input) + flat);
+    store_value(static_cast<Out*>(a.hr) + flat, mul_add_rn(v, a.lr.affine.scale[slot], a.lr.affine.bias[slot]));
+  } else {
+    resize_element<uint8_t, Out>(a.lr, flat - hr_numel);
+  }
+}
+
+// LR block `item` (as resize_block_item) and the HR rows it covers (CPU work item).
+template <typename Out>
+SSLFAST_HD void sr_pair_block_item(const SrPairArgs& a, int64_t item, float* scratch) {
+  const int64_t per_plane = resize_blocks_per_plane(a.lr);
+  const int64_t plane = item / per_plane, y0 = (item % per_plane) * kResizeBlockRows;
+  const int64_t count = a.lr.out_h - y0 < kResizeBlockRows ? a.lr.out_h - y0 : kResizeBlockRows;
+  const int64_t slot = a.lr.affine.slot(plane % a.lr.channels);
+  const float scale = a.lr.affine.scale[slot], bias = a.lr.affine.bias[slot];
+  const int64_t first = (plane * a.lr.in_h + y0 * a.factor) * a.lr.in_w, total = count * a.factor * a.lr.in_w;
+  const uint8_t* __restrict__ in = static_cast<const uint8_t*>(a.lr.input) + first;
+  Out* __restrict__ hr = static_cast<Out*>(a.hr) + first;
+  for (int64_t i = 0; i < total; ++i) store_value(hr + i, mul_add_rn(load_value(in + i), scale, bias));
+  resize_block<uint8_t, Out>(a.lr, plane, y0, count, scratch);
+}
+
+// ---------------------------------------------------------------------------
+// Grayscale and Sobel: gray = sum_c weight[c] * (x_c * pre.scale[c] + pre.bias[c]).
+// ---------------------------------------------------------------------------
+struct GrayArgs {
+  const void* input;     // contiguous [batch, channels, height, width]
+  void* output;          // grayscale: [batch, 1, h, w]; sobel: [batch, 2, h, w] (d/dx, d/dy)
+  float weight[3];       // per input channel (channels is 1 or 3)
+  ChannelAffine pre;     // per input channel, before mixing: range scaling and (sobel) normalisation
+  ChannelAffine post;    // on the gray value (grayscale only; count 1)
+  int64_t batch, channels, height, width;
+};
+
+// Gray value of pixel `offset` (y * width + x) of image b.
+template <typename In>
+SSLFAST_HD float gray_at(const GrayArgs& a, const In* image, int64_t offset) {
+  const int64_t plane = a.height * a.width;
+  float g = 0.f;
+  for (int64_t c = 0; c < a.channels; ++c) {
+    const int64_t slot = a.pre.slot(c);
+    const float v = mul_add_rn(load_value(image + c * plane + offset), a.pre.scale[slot], a.pre.bias[slot]);
+    g = mul_add_rn(a.weight[c], v, g);
+  }
+  return g;
+}
+
+template <typename In, typename Out>
+SSLFAST_HD void grayscale_element(const GrayArgs& a, int64_t flat) {
+  const int64_t plane = a.height * a.width;
+  const In* image = static_cast<const In*>(a.input) + (flat / plane) * a.channels * plane;
+  const float g = gray_at(a, image, flat % plane);
+  store_value(static_cast<Out*>(a.output) + flat, mul_add_rn(g, a.post.scale[0], a.post.bias[0]));
+}
+
+// Gray values of row y of image b into line[1 .. width], with the zero
+// padding of the Sobel stencil in line[0] and line[width + 1] (and the whole
+// line for rows outside the image): width + 2 floats.
+template <typename In>
+SSLFAST_HD void gray_row(const GrayArgs& a, int64_t b, int64_t y, float* __restrict__ line) {
+  line[0] = line[a.width + 1] = 0.f;
+  if (y < 0 || y >= a.height) {
+    for (int64_t x = 1; x <= a.width; ++x) line[x] = 0.f;
+    return;
+  }
+  const In* __restrict__ image = static_cast<const In*>(a.input) + b * a.channels * a.height * a.width + y * a.width;
+  for (int64_t x = 0; x < a.width; ++x) line[x + 1] = gray_at(a, image, x);
+}
+
+// 3x3 Sobel of a gray neighbourhood g[row][col] (row 0 above, col 0 left):
+// d/dx = right minus left and d/dy = below minus above, each with the
+// (1, 2, 1) smoothing across (OpenCV's and kornia's orientation).
+SSLFAST_HD void sobel_3x3(const float g[3][3], float* dx, float* dy) {
+  *dx = ((g[0][2] - g[0][0]) + 2.f * (g[1][2] - g[1][0])) + (g[2][2] - g[2][0]);
+  *dy = ((g[2][0] - g[0][0]) + 2.f * (g[2][1] - g[0][1])) + (g[2][2] - g[0][2]);
+}
+
+// Both gradients of pixel `flat` of the [batch, height, width] grid (CUDA).
+template <typename In, typename Out>
+SSLFAST_HD void sobel_element(const GrayArgs& a, int64_t flat) {
+  const int64_t plane = a.height * a.width;
+  const int64_t b = flat / plane, y = (flat % plane) / a.width, x = flat % a.width;
+  const In* image = static_cast<const In*>(a.input) + b * a.channels * plane;
+  float g[3][3];
+  for (int dy = 0; dy < 3; ++dy)
+    for (int dx = 0; dx < 3; ++dx) {
+      const int64_t yy = y + dy - 1, xx = x + dx - 1;
+      const bool inside = yy >= 0 && yy < a.height && xx >= 0 && xx < a.width;
+      g[dy][dx] = inside ? gray_at(a, image, yy * a.width + xx) : 0.f;
+    }
+  float gx, gy;
+  sobel_3x3(g, &gx, &gy);
+  Out* out = static_cast<Out*>(a.output) + b * 2 * plane + y * a.width + x;
+  store_value(out, gx);
+  store_value(out + plane, gy);
+}
+
+// Both gradients of row y of image b from the padded gray rows (gray_row)
+// above, at and below it (CPU, which keeps the three rows rolling down the
+// image).
+template <typename Out>
+SSLFAST_HD void sobel_row(const GrayArgs& a, int64_t b, int64_t y, const float* __restrict__ above,
+                          const float* __restrict__ middle, const float* __restrict__ below) {
+  const int64_t plane = a.height * a.width, width = a.width;
+  Out* __restrict__ out_x = static_cast<Out*>(a.output) + b * 2 * plane + y * width;
+  Out* __restrict__ out_y = out_x + plane;
+  for (int64_t x = 0; x < width; ++x) {
+    const float g[3][3] = {{above[x], above[x + 1], above[x + 2]},
+                           {middle[x], middle[x + 1], middle[x + 2]},
+                           {below[x], below[x + 1], below[x + 2]}};
+    float gx, gy;
+    sobel_3x3(g, &gx, &gy);
+    store_value(out_x + x, gx);
+    store_value(out_y + x, gy);
+  }
+}
+
+// Backend entry points, defined in csrc/cpu/resize.cpp and csrc/cuda/resize.cu.
+// resample_tables fills start[rows.out_size + cols.out_size] and
+// weight[rows.out_size * rows.taps + cols.out_size * cols.taps].
+namespace cpu {
+void resample_tables(const ResampleSpec& rows, const ResampleSpec& cols, int32_t* start, float* weight);
+void resize(const ResizeArgs& args, DType in, DType out);
+void sr_pair(const SrPairArgs& args, DType out);
+void grayscale(const GrayArgs& args, DType in, DType out);
+void sobel(const GrayArgs& args, DType in, DType out);
+}  // namespace cpu
+namespace cuda {
+void resample_tables(const ResampleSpec& rows, const ResampleSpec& cols, int32_t* start, float* weight);
+void resize(const ResizeArgs& args, DType in, DType out);
+void sr_pair(const SrPairArgs& args, DType out);
+void grayscale(const GrayArgs& args, DType in, DType out);
+void sobel(const GrayArgs& args, DType in, DType out);
+}  // namespace cuda
+
+}  // namespace sslfast
