@@ -9,13 +9,13 @@ namespace {
 
 template <typename In, typename Out>
 __global__ void rgb_to_lab_kernel(const LabArgs args, int64_t total) {
-  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < total; i += (int64_t)blockDim.x * gridDim.x)
+  for (int64_t i = grid_first(); i < total; i += grid_step())
     rgb_to_lab_pixel<In, Out>(args, i);
 }
 
 template <typename In, typename Out>
 __global__ void lab_to_rgb_kernel(const LabArgs args, int64_t total) {
-  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < total; i += (int64_t)blockDim.x * gridDim.x)
+  for (int64_t i = grid_first(); i < total; i += grid_step())
     lab_to_rgb_pixel<In, Out>(args, i);
 }
 
@@ -27,13 +27,13 @@ __global__ void build_bin_table_kernel(const float* bins, int num_bins, int k, i
 
 template <typename In>
 __global__ void ab_encode_kernel(const AbEncodeArgs args, int64_t total) {
-  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < total; i += (int64_t)blockDim.x * gridDim.x)
+  for (int64_t i = grid_first(); i < total; i += grid_step())
     ab_encode_pixel<In>(args, i);
 }
 
 template <typename In, typename Out>
 __global__ void lightness_kernel(const ColorizationArgs args, int64_t total) {
-  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < total; i += (int64_t)blockDim.x * gridDim.x)
+  for (int64_t i = grid_first(); i < total; i += grid_step())
     colorization_lightness_pixel<In, Out>(args, i);
 }
 
@@ -42,7 +42,7 @@ __global__ void lightness_kernel(const ColorizationArgs args, int64_t total) {
 template <typename In>
 __global__ void colorization_targets_kernel(const ColorizationArgs args, int64_t total) {
   const int64_t plane = args.out_height * args.out_width;
-  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < total; i += (int64_t)blockDim.x * gridDim.x)
+  for (int64_t i = grid_first(); i < total; i += grid_step())
     if (colorization_target_pixel<In>(args, i)) args.grayscale[i / plane] = false;
 }
 

@@ -31,13 +31,13 @@ __global__ void patch_stats_kernel(const GatherPatchesArgs args) {
 
 template <typename In, typename Out>
 __global__ void gather_patches_kernel(const GatherPatchesArgs args, int64_t total) {
-  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < total; i += (int64_t)blockDim.x * gridDim.x)
+  for (int64_t i = grid_first(); i < total; i += grid_step())
     gather_patch_element<In, Out>(args, i);
 }
 
 template <typename Sampler>
 __global__ void sample_kernel(const Sampler sampler, int64_t n) {
-  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)blockDim.x * gridDim.x)
+  for (int64_t i = grid_first(); i < n; i += grid_step())
     sampler(i);
 }
 

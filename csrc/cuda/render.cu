@@ -6,8 +6,7 @@
 
 namespace sslfast::cuda {
 
-#define SSLFAST_GRID_STRIDE(i, total) \
-  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < (total); i += (int64_t)blockDim.x * gridDim.x)
+#define SSLFAST_GRID_STRIDE(i, total) for (int64_t i = grid_first(); i < (total); i += grid_step())
 
 __global__ void prepare_scenes_kernel(const render::RenderArgs args) {
   SSLFAST_GRID_STRIDE(b, args.batch) render::prepare_scene(args, b);
