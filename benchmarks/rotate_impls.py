@@ -169,8 +169,7 @@ def _kornia(inp: Inputs):
 def _numpy(inp: Inputs):
     x = inp.x.numpy()  # zero-copy view of the NCHW batch
     k = inp.k
-    mean255 = (np.asarray(MEAN, np.float64) * 255).astype(np.float32).reshape(-1, 1, 1)
-    std255 = (np.asarray(STD, np.float64) * 255).astype(np.float32).reshape(-1, 1, 1)
+    mean255, std255 = (s.numpy() for s in _scaled_stats("cpu"))
 
     def run():
         turns = k.tolist()
@@ -190,8 +189,7 @@ def _opencv(inp: Inputs):
     x = inp.x.numpy()
     k = inp.k
     codes = (None, cv2.ROTATE_90_COUNTERCLOCKWISE, cv2.ROTATE_180, cv2.ROTATE_90_CLOCKWISE)
-    mean255 = (np.asarray(MEAN, np.float64) * 255).astype(np.float32).reshape(-1, 1, 1)
-    std255 = (np.asarray(STD, np.float64) * 255).astype(np.float32).reshape(-1, 1, 1)
+    mean255, std255 = (s.numpy() for s in _scaled_stats("cpu"))
 
     def run():
         # cv2.rotate on each [S, S] channel plane, written straight into an NCHW
