@@ -65,8 +65,11 @@ def pretrain(args) -> str:
     from .train import TrainConfig, Trainer
 
     task = get_task(args.task, **_task_options(args.option))
-    config = TrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer,
-                         weight_decay=args.weight_decay, warmup_steps=args.warmup, amp=args.amp,
+    # Flags left unset take the task's preferred value, then the generic default.
+    chosen = {name: value for name, value in (("lr", args.lr), ("optimizer", args.optimizer),
+                                              ("weight_decay", args.weight_decay)) if value is not None}
+    settings = {"lr": 0.05, "optimizer": "sgd", "weight_decay": 5e-4, **task.train_defaults, **chosen}
+    config = TrainConfig(steps=args.steps, batch_size=args.batch_size, **settings, warmup_steps=args.warmup, amp=args.amp,
                          channels_last=args.channels_last, compile=args.compile,
                          checkpoint_every=args.checkpoint_every, seed=args.seed, num_workers=args.workers,
                          device=args.device, out_dir=args.out, backbone=args.backbone, data=args.data,
@@ -231,9 +234,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", type=int, default=64, help="image side in pixels")
     p.add_argument("--steps", type=int, default=1000)
     p.add_argument("--batch-size", type=int, default=64, help="global batch (split across torchrun ranks)")
-    p.add_argument("--lr", type=float, default=0.05)
-    p.add_argument("--optimizer", choices=("sgd", "adamw"), default="sgd")
-    p.add_argument("--weight-decay", type=float, default=5e-4)
+    p.add_argument("--lr", type=float, default=None, help="learning rate (default: the task's, else 0.05)")
+    p.add_argument("--optimizer", choices=("sgd", "adamw"), default=None, help="default: the task's, else sgd")
+    p.add_argument("--weight-decay", type=float, default=None, help="default: the task's, else 5e-4")
     p.add_argument("--warmup", type=int, default=50, help="linear warm-up steps before cosine decay")
     p.add_argument("--backbone", default="small", help="small, resnet18, resnet34 or resnet50")
     p.add_argument("--amp", choices=("bf16", "fp16"), default=None)

@@ -59,7 +59,8 @@ def run(plan: ResultsPlan, log=print) -> str:
             for seed in range(plan.seeds):
                 task = get_task(task_name, **plan.task_options.get(task_name, {}))
                 run_dir = os.path.join(plan.out_dir, task_name, source, f"seed{seed}")
-                config = replace(plan.train, seed=seed, out_dir=run_dir, data=source, image_size=plan.size)
+                config = replace(plan.train, **task.train_defaults, seed=seed, out_dir=run_dir, data=source,
+                                 image_size=plan.size)
                 trainer = Trainer(task, pretrain_set, config, resume=True)
                 rows = trainer.fit()
                 if rows:

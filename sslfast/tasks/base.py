@@ -24,6 +24,10 @@ class PretextTask:
 
     name: str = ""
     input_channels: int = 3
+    # TrainConfig fields this task trains best with (e.g. {"optimizer": "adamw",
+    # "lr": 2e-4} for a GAN); used by `sslfast pretrain` for flags the user did
+    # not give, and by the results table.
+    train_defaults: Dict[str, Any] = {}
 
     def __init__(self, **options: Any):
         self.options = options
