@@ -4,6 +4,7 @@
   sslfast evaluate CHECKPOINT --data shapes --labels-per-class 10
   sslfast show TASK [--checkpoint C] --data photos
   sslfast show {photos,shapes,digits,PATH}     (a data set's samples and labels)
+  sslfast quality CHECKPOINT --data photos     (pretext quality vs a trivial baseline)
   sslfast demo
   sslfast results [--seeds 3]
 """
@@ -104,6 +105,30 @@ def evaluate(args) -> str:
     out_dir = args.out or os.path.dirname(os.path.abspath(args.checkpoint))
     text = write_report(summarize(results), out_dir, f"eval_{os.path.basename(str(args.data))}", title,
                         {"checkpoint": args.checkpoint, "data": args.data, "labels_per_class": args.labels_per_class})
+    print(text)
+    return text
+
+
+def quality(args) -> str:
+    from .evaluate import quality_markdown, quality_report
+    from .train import load_checkpoint
+
+    task, model, state = load_checkpoint(args.checkpoint, "cpu")
+    size = args.size or state["config"].get("image_size") or 64
+    dataset = _dataset(args.data, args.split, size)
+    try:
+        rows = quality_report(task, model, dataset, args.count, args.seed, args.device)
+    except NotImplementedError as error:
+        raise CommandError(str(error)) from None
+    title = f"{task.name} quality on {args.data} ({args.split}, {min(args.count, len(dataset))} images, {size} px)"
+    text = quality_markdown(rows, title)
+    out_dir = args.out or os.path.dirname(os.path.abspath(args.checkpoint))
+    os.makedirs(out_dir, exist_ok=True)
+    name = f"quality_{os.path.basename(os.path.normpath(str(args.data)))}"
+    with open(os.path.join(out_dir, f"{name}.md"), "w") as f:
+        f.write(text + "\n")
+    with open(os.path.join(out_dir, f"{name}.json"), "w") as f:
+        json.dump({"checkpoint": args.checkpoint, "data": args.data, "rows": rows}, f, indent=2)
     print(text)
     return text
 
@@ -261,6 +286,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--out", default=None, help="folder for the JSON/Markdown table (default: the checkpoint's)")
 
+    p = commands.add_parser("quality", help="how well a trained model solves its pretext on held-out data, "
+                                            "beside a trivial baseline")
+    p.add_argument("checkpoint")
+    p.add_argument("--data", default="photos")
+    p.add_argument("--split", choices=("train", "test"), default="test")
+    p.add_argument("--size", type=int, default=None, help="image side (default: the pretraining size)")
+    p.add_argument("--count", type=int, default=256, help="number of held-out images")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--out", default=None, help="folder for quality_DATA.md/json (default: the checkpoint's)")
+
     p = commands.add_parser("show", help="draw a task's pretext inputs and targets (and predictions), "
                                          "or a data set's samples with their labels")
     p.add_argument("task", help="a task name, or a data set (photos, shapes, digits or a folder)")
@@ -299,7 +335,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "evaluate" and not args.protocol:
         args.protocol = ["linear"]
-    handlers = {"pretrain": pretrain, "evaluate": evaluate, "show": show, "demo": demo, "results": results}
+    handlers = {"pretrain": pretrain, "evaluate": evaluate, "show": show, "demo": demo, "results": results,
+                "quality": quality}
     try:
         handlers[args.command](args)
     except (CommandError, ValueError, FileNotFoundError) as error:

@@ -170,3 +170,38 @@ def write_report(rows: List[Dict[str, object]], out_dir: str, name: str, title: 
     with open(os.path.join(out_dir, f"{name}.md"), "w") as f:
         f.write(text + "\n")
     return text
+
+
+def quality_report(task, model: nn.Module, dataset: Dataset, count: int = 256, seed: int = 0,
+                   device: str = "cpu", batch_size: int = 64) -> List[Dict[str, object]]:
+    """Run ``task.quality`` over the first ``count`` images of a held-out data
+    set in batches; rows averaged over images, with ``holds`` saying whether
+    the model beats the baseline in the metric's direction."""
+    images, _ = dataset_arrays(dataset)
+    images = images[:count]
+    if len(images) == 0:
+        raise ValueError("dataset: no images to check quality on")
+    model = model.to(device).eval()
+    totals: Dict[str, Dict[str, object]] = {}
+    for start in range(0, len(images), batch_size):
+        batch = images[start:start + batch_size].to(device)
+        index = torch.arange(start, start + len(batch), device=device)
+        for row in task.quality(model, batch, index, seed):
+            total = totals.setdefault(row["metric"], {**row, "model": 0.0, "baseline": 0.0})
+            total["model"] += float(row["model"]) * len(batch)
+            total["baseline"] += float(row["baseline"]) * len(batch)
+    rows = []
+    for row in totals.values():
+        row["model"] /= len(images)
+        row["baseline"] /= len(images)
+        row["holds"] = row["model"] > row["baseline"] if row["better"] == "higher" else row["model"] < row["baseline"]
+        rows.append(row)
+    return rows
+
+
+def quality_markdown(rows: List[Dict[str, object]], title: Optional[str] = None) -> str:
+    lines = [f"### {title}", ""] if title else []
+    lines += ["| metric | model | baseline | better | holds |", "|---|---|---|---|---|"]
+    lines += [f"| {r['metric']} | {r['model']:.4g} | {r['baseline']:.4g} ({r['baseline_name']}) | {r['better']} | "
+              f"{'yes' if r['holds'] else 'NO'} |" for r in rows]
+    return "\n".join(lines)

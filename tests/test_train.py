@@ -1,4 +1,5 @@
 """Training core: Trainer, checkpoints/resume, DDP, transfer evaluation, CLI."""
+import json
 import os
 import socket
 import subprocess
@@ -226,3 +227,16 @@ def test_rotation_batch_ops_agree(mode):
     plain = get_task("rotation", mode=mode, batch_ops="torch").make_batch(images, index, 3)
     torch.testing.assert_close(fused[0], plain[0])
     assert torch.equal(fused[1], plain[1])
+
+
+def test_quality_command_reports_rotation_accuracy_beside_chance(tmp_path, capsys):
+    out = str(tmp_path / "run")
+    assert cli_main(["pretrain", "rotation", "--data", "shapes", "--size", "32", "--steps", "30",
+                     "--batch-size", "32", "--out", out]) == 0
+    assert cli_main(["quality", os.path.join(out, "checkpoint.pt"), "--data", "shapes", "--count", "64"]) == 0
+    with open(os.path.join(out, "quality_shapes.json")) as f:
+        rows = json.load(f)["rows"]
+    assert [r["metric"] for r in rows] == ["rotation accuracy"]
+    assert 0.0 <= rows[0]["model"] <= 1.0 and rows[0]["baseline"] == 0.25
+    assert rows[0]["holds"] == (rows[0]["model"] > 0.25)
+    assert "rotation accuracy" in capsys.readouterr().out

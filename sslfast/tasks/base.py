@@ -1,7 +1,7 @@
 """The task interface and the registry."""
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Tuple, Type
+from typing import Any, Dict, List, Optional, Tuple, Type
 
 import torch
 from torch import nn
@@ -85,6 +85,13 @@ class PretextTask:
         captions = [f"target {int(t)}" + ("" if predictions is None else f" pred {int(predictions[i])}")
                     for i, t in enumerate(targets.tolist())]
         return pictures, captions
+
+    def quality(self, model: nn.Module, images: torch.Tensor, index: torch.Tensor, seed: int) -> List[Dict[str, Any]]:
+        """How well a trained model solves the pretext on held-out uint8
+        ``images``, beside a trivial baseline: rows ``{"metric", "model",
+        "baseline", "baseline_name", "better": "higher"|"lower"}``, each the
+        mean over this batch (``sslfast quality`` averages over batches)."""
+        raise NotImplementedError(f"task {self.name!r} has no quality check")
 
     def encoder(self, model: nn.Module) -> Encoder:
         """What transfer evaluation keeps."""

@@ -9,7 +9,7 @@ stand in for the paper's CIFAR-10 32 px and ImageNet 224 px settings.
 """
 from __future__ import annotations
 
-from typing import Dict, Tuple
+from typing import Dict, List, Tuple
 
 import torch
 from torch import nn
@@ -75,3 +75,10 @@ class RotationTask(PretextTask):
 
     def metrics(self, outputs: torch.Tensor, targets: torch.Tensor) -> Dict[str, float]:
         return {"accuracy": accuracy(outputs, targets)}
+
+    def quality(self, model: nn.Module, images: torch.Tensor, index: torch.Tensor, seed: int) -> List[Dict]:
+        inputs, targets = self.make_batch(images, index, seed)
+        with torch.no_grad():
+            outputs = model.eval()(inputs)
+        return [{"metric": "rotation accuracy", "model": accuracy(outputs, targets), "baseline": 0.25,
+                 "baseline_name": "chance", "better": "higher"}]
