@@ -1,0 +1,198 @@
+"""Super-resolution GAN (SRGAN, Ledig et al. 2017).
+
+Pairs come from the fused :func:`sslfast.ops.sr_pair`: the HR crop and its
+antialiased bicubic x4 downsample (8-bit quantised), both normalised. The
+generator is SRResNet-shaped: a conv + PReLU, residual blocks (conv-BN-PReLU-
+conv-BN), a conv-BN with a skip over the blocks, then sub-pixel upsampling
+(conv, pixel-shuffle x2, PReLU) twice and an output conv. Scaled for small
+CPU crops: 3x3 convs instead of the 9x9 at the ends, 64 channels and 6 blocks
+by default (the paper: 16), and (``bicubic_skip``, default on) the output
+adds to a bicubic upsample of the input, so training starts from bicubic
+quality instead of having to learn it in a short run.
+
+The discriminator is a strided-conv stack (:class:`~sslfast.tasks.gan.Discriminator`).
+Generator loss: MSE + ``content_weight`` x content loss + 1e-3 x adversarial.
+No pretrained VGG can be downloaded here, so the content loss uses the
+features of a frozen network the user names with ``content=PATH`` (an
+sslfast checkpoint: its task's encoder stages, on the images as that task
+prepares them), and by default (``content="discriminator"``) the
+discriminator's own stage features (the discriminator is not updated by this
+loss); ``content="none"`` drops it. ``content_weight`` defaults to
+1/12.75^2 ~ 6e-3, the paper's rescaling of VGG feature distances.
+
+The encoder kept for transfer is the generator's trunk (stem + residual
+blocks): a stride-1 network, so at transfer time it reads the images at
+their full size.
+"""
+from __future__ import annotations
+
+from typing import Dict, List, Optional
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from .. import ops
+from ..models import Encoder
+from .base import DEFAULT_MEAN, DEFAULT_STD, register_task
+from .gan import Discriminator, GANTask
+
+SCALE = 4
+
+
+class ResidualBlock(nn.Module):
+    def __init__(self, channels: int):
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv2d(channels, channels, 3, padding=1, bias=False), nn.BatchNorm2d(channels),
+                                  nn.PReLU(channels), nn.Conv2d(channels, channels, 3, padding=1, bias=False),
+                                  nn.BatchNorm2d(channels))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)
+
+
+class SRTrunk(Encoder):
+    """SRResNet's feature trunk: conv + PReLU, residual blocks, conv-BN, and
+    the long skip. ``stages`` are the maps after each half of the blocks."""
+
+    def __init__(self, in_channels: int = 3, channels: int = 64, blocks: int = 6):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(in_channels, channels, 3, padding=1), nn.PReLU(channels))
+        self.blocks = nn.Sequential(*[ResidualBlock(channels) for _ in range(blocks)])
+        self.merge = nn.Sequential(nn.Conv2d(channels, channels, 3, padding=1, bias=False), nn.BatchNorm2d(channels))
+        self.in_channels, self.out_channels = in_channels, channels
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.stages(x)[-1]
+
+    def stages(self, x: torch.Tensor) -> List[torch.Tensor]:
+        stem = self.stem(x)
+        half = len(self.blocks) // 2
+        middle = self.blocks[:half](stem)
+        return [middle, stem + self.merge(self.blocks[half:](middle))]
+
+
+class SRGenerator(nn.Module):
+    def __init__(self, channels: int, blocks: int, bicubic_skip: bool):
+        super().__init__()
+        self.trunk = SRTrunk(3, channels, blocks)
+        self.upsample = nn.Sequential(*[layer for _ in range(2) for layer in (
+            nn.Conv2d(channels, 4 * channels, 3, padding=1), nn.PixelShuffle(2), nn.PReLU(channels))])
+        self.out = nn.Conv2d(channels, 3, 3, padding=1)
+        self.bicubic_skip = bicubic_skip
+
+    def forward(self, lr: torch.Tensor) -> torch.Tensor:
+        sr = self.out(self.upsample(self.trunk(lr)))
+        if self.bicubic_skip:
+            sr = sr + F.interpolate(lr, scale_factor=SCALE, mode="bicubic", align_corners=False)
+        return sr
+
+
+class SRGAN(nn.Module):
+    def __init__(self, channels: int, blocks: int, bicubic_skip: bool):
+        super().__init__()
+        self.generator = SRGenerator(channels, blocks, bicubic_skip)
+        self.discriminator = Discriminator(3)
+
+    @property
+    def encoder(self) -> SRTrunk:
+        return self.generator.trunk
+
+    def forward(self, lr: torch.Tensor) -> torch.Tensor:
+        return self.generator(lr)
+
+
+def psnr(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Per-image PSNR (dB) of [0, 1] images."""
+    mse = ((a.float() - b.float()) ** 2).flatten(1).mean(1)
+    return 10 * torch.log10(1.0 / mse.clamp_min(1e-10))
+
+
+@register_task
+class SuperResolutionTask(GANTask):
+    """Options: ``channels`` and ``blocks`` of the generator (64, 6),
+    ``bicubic_skip`` (True), ``content`` ("discriminator", "none" or the path
+    of an sslfast checkpoint whose encoder gives the features),
+    ``content_weight`` (6e-3), ``adversarial_weight`` (1e-3)."""
+
+    name = "superres"
+    train_defaults = {"optimizer": "adamw", "lr": 1e-3, "weight_decay": 0.0}
+
+    def __init__(self, channels: int = 64, blocks: int = 6, bicubic_skip: bool = True,
+                 content: str = "discriminator", content_weight: float = 1 / 12.75 ** 2,
+                 adversarial_weight: float = 1e-3, mean=DEFAULT_MEAN, std=DEFAULT_STD):
+        super().__init__(channels=channels, blocks=blocks, bicubic_skip=bicubic_skip, content=content,
+                         content_weight=content_weight, adversarial_weight=adversarial_weight, mean=tuple(mean),
+                         std=tuple(std))
+        self.channels, self.blocks, self.bicubic_skip = channels, blocks, bicubic_skip
+        self.content, self.content_weight, self.adversarial_weight = content, content_weight, adversarial_weight
+        self.mean, self.std = tuple(mean), tuple(std)
+        self._content_net = None
+
+    # -- data --------------------------------------------------------------
+    def make_batch(self, images: torch.Tensor, index: torch.Tensor, seed: int):
+        return ops.sr_pair(images, SCALE, mean=self.mean, std=self.std)
+
+    def to_unit(self, x: torch.Tensor) -> torch.Tensor:
+        """Normalised images -> [0, 1]."""
+        mean = x.new_tensor(self.mean).view(1, -1, 1, 1)
+        std = x.new_tensor(self.std).view(1, -1, 1, 1)
+        return (x * std + mean).clamp(0, 1)
+
+    def build_model(self, backbone: str = "small", **backbone_options) -> nn.Module:
+        """``backbone`` is not used: the trunk is SRResNet's (see ``channels``, ``blocks``)."""
+        return SRGAN(self.channels, self.blocks, self.bicubic_skip)
+
+    # -- GAN pieces --------------------------------------------------------
+    def real(self, inputs, targets) -> torch.Tensor:
+        return targets
+
+    def content_features(self, model: nn.Module, x: torch.Tensor) -> List[torch.Tensor]:
+        if self.content == "discriminator":
+            return model.discriminator.features(x)
+        if self._content_net is None:
+            from ..train import load_checkpoint
+
+            task, network, _ = load_checkpoint(self.content, str(x.device))
+            encoder = task.encoder(network).eval().requires_grad_(False)
+            self._content_net = (task, encoder)
+        task, encoder = self._content_net
+        return encoder.stages(task.prepare_input(self.to_unit(x) * 255))
+
+    def generator_losses(self, model: nn.Module, output: torch.Tensor, inputs, targets) -> Dict[str, torch.Tensor]:
+        losses = {"mse_loss": F.mse_loss(output.float(), targets.float())}
+        if self.content != "none":
+            with torch.no_grad():
+                real_features = self.content_features(model, targets)
+            fake_features = self.content_features(model, output)
+            losses["content_loss"] = self.content_weight * sum(
+                F.mse_loss(f.float(), r.float()) for f, r in zip(fake_features, real_features))
+        return losses
+
+    # -- checks and pictures -----------------------------------------------
+    def upsample(self, model: Optional[nn.Module], lr: torch.Tensor) -> Dict[str, torch.Tensor]:
+        """[0, 1] x4 upsamples of normalised LR images: bicubic and (with a model) SR."""
+        size = (lr.shape[-2] * SCALE, lr.shape[-1] * SCALE)
+        out = {"bicubic": ops.resize(self.to_unit(lr), size, filter="bicubic").clamp(0, 1)}
+        if model is not None:
+            with torch.no_grad():
+                out["SR"] = self.to_unit(model.eval()(lr).float())
+        return out
+
+    def quality(self, model: nn.Module, images: torch.Tensor, index: torch.Tensor, seed: int) -> List[Dict]:
+        lr, hr = self.make_batch(images, index, seed)
+        hr = self.to_unit(hr)
+        up = self.upsample(model, lr)
+        return [{"metric": "PSNR (dB)", "model": psnr(up["SR"], hr).mean().item(),
+                 "baseline": psnr(up["bicubic"], hr).mean().item(), "baseline_name": "bicubic", "better": "higher"}]
+
+    def show_batch(self, images: torch.Tensor, index: torch.Tensor, seed: int, model: Optional[nn.Module] = None):
+        """Rows of (bicubic, SR when a model is given, HR), with PSNR in the captions."""
+        lr, hr = self.make_batch(images, index, seed)
+        hr = self.to_unit(hr)
+        up = self.upsample(model, lr)
+        columns = [(name, picture) for name, picture in up.items()] + [("HR", hr)]
+        pictures = torch.stack([picture for _, picture in columns], 1).flatten(0, 1)
+        captions = [f"{name} {psnr(picture[i:i + 1], hr[i:i + 1]).item():.1f}dB" if name != "HR" else "HR"
+                    for i in range(len(images)) for name, picture in columns]
+        return pictures.cpu(), captions
