@@ -72,3 +72,10 @@ def test_show_quality_and_encoder(tmp_path):
     assert rows[0]["metric"] == "PSNR (dB)" and rows[0]["baseline"] > 15
     features = check_encoder(task, model, images[:4])
     assert features.shape[1] == 16 * 2 * 4
+
+
+@pytest.mark.parametrize("name, options", [("superres", SMALL), ("inpainting", {}), ("colorization", {"prior_images": 16}),
+                                           ("splitbrain", {"prior_images": 16})])
+def test_bf16_autocast_steps_are_finite(tmp_path, name, options):
+    rows = Trainer(get_task(name, **options), photo_crops(16, 16), task_config(tmp_path, steps=2, amp="bf16")).fit()
+    assert all(np.isfinite(value) for row in rows for key, value in row.items() if key.endswith("loss"))

@@ -146,7 +146,7 @@ class SplitBrainTask(PriorMixin, PretextTask):
              "baseline_name": "majority bin", "better": "higher"},
             {"metric": "ab -> L bin accuracy", "model": (l_logits.argmax(1) == targets.lightness).float().mean().item(),
              "baseline": majority_accuracy(targets.lightness), "baseline_name": "majority bin", "better": "higher"},
-            *self.ab_error_rows(ab_logits.float(), images),
+            *self.ab_error_rows(ab_logits.float(), images, model.prior.class_weights),
         ]
 
     def show_batch(self, images: torch.Tensor, index: torch.Tensor, seed: int, model: Optional[nn.Module] = None):
