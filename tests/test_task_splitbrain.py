@@ -65,8 +65,10 @@ def test_show_and_quality(tmp_path):
     check_show_and_quality("splitbrain", checkpoint, tmp_path, columns=3)
     _, model, _ = load_checkpoint(checkpoint)
     rows = task.quality(model, images[:8], torch.arange(8), 0)
-    assert [r["metric"] for r in rows][:2] == ["L -> ab bin accuracy", "ab -> L bin accuracy"]
-    assert all(0 <= r["baseline"] <= 1 for r in rows[:2])
+    assert [r["metric"] for r in rows][:3] == ["L -> ab bin accuracy (argmax)",
+                                                "L -> ab bin accuracy (argmax, rebalancing undone)",
+                                                "ab -> L bin accuracy"]
+    assert all(0 <= r["baseline"] <= 1 for r in rows[:3])
 
 
 @pytest.mark.parametrize("name", ["splitbrain", "colorization"])
