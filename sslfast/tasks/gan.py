@@ -18,7 +18,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .base import PretextTask
+from .base import DEFAULT_MEAN, DEFAULT_STD, PretextTask
 
 
 class Discriminator(nn.Module):
@@ -77,6 +77,14 @@ class GANTask(PretextTask):
 
     adversarial_weight: float = 1e-3
     discriminator_lr_scale: float = 1.0   # discriminator lr = run lr x this
+    mean: tuple = DEFAULT_MEAN            # the images' normalisation
+    std: tuple = DEFAULT_STD
+
+    def to_unit(self, x: torch.Tensor) -> torch.Tensor:
+        """Normalised images -> [0, 1]."""
+        mean = x.new_tensor(self.mean).view(1, -1, 1, 1)
+        std = x.new_tensor(self.std).view(1, -1, 1, 1)
+        return (x * std + mean).clamp(0, 1)
 
     def configure_optimizers(self, model: nn.Module, build_optimizer) -> Dict[str, torch.optim.Optimizer]:
         return {"generator": build_optimizer(model.generator.parameters()),

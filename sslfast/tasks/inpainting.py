@@ -134,11 +134,6 @@ class InpaintingTask(GANTask):
         masked = ops.apply_mask(images, mask, fill=fill, out_dtype=torch.float32, mean=self.mean, std=self.std)
         return masked, InpaintTargets(self.prepare_input(images), mask)
 
-    def to_unit(self, x: torch.Tensor) -> torch.Tensor:
-        mean = x.new_tensor(self.mean).view(1, -1, 1, 1)
-        std = x.new_tensor(self.std).view(1, -1, 1, 1)
-        return (x * std + mean).clamp(0, 1)
-
     def build_model(self, backbone: str = "small", **backbone_options) -> nn.Module:
         return InpaintingGAN(self.make_encoder(backbone, **backbone_options), self.bottleneck)
 

@@ -133,12 +133,6 @@ class SuperResolutionTask(GANTask):
     def make_batch(self, images: torch.Tensor, index: torch.Tensor, seed: int):
         return ops.sr_pair(images, SCALE, mean=self.mean, std=self.std)
 
-    def to_unit(self, x: torch.Tensor) -> torch.Tensor:
-        """Normalised images -> [0, 1]."""
-        mean = x.new_tensor(self.mean).view(1, -1, 1, 1)
-        std = x.new_tensor(self.std).view(1, -1, 1, 1)
-        return (x * std + mean).clamp(0, 1)
-
     def build_model(self, backbone: str = "small", **backbone_options) -> nn.Module:
         """``backbone`` is not used: the trunk is SRResNet's (see ``channels``, ``blocks``)."""
         return SRGAN(self.channels, self.blocks, self.bicubic_skip)
