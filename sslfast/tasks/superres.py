@@ -7,8 +7,9 @@ conv-BN), a conv-BN with a skip over the blocks, then sub-pixel upsampling
 (conv, pixel-shuffle x2, PReLU) twice and an output conv. Scaled for small
 CPU crops: 3x3 convs instead of the 9x9 at the ends, 32 channels and 4 blocks
 by default (the paper: 16), and (``bicubic_skip``, default on) the output
-adds to a bicubic upsample of the input, so training starts from bicubic
-quality instead of having to learn it in a short run.
+adds to a bicubic upsample of the input, with the output conv starting at
+zero, so training starts from bicubic quality instead of having to learn it
+in a short run.
 
 The discriminator is a strided-conv stack (:class:`~sslfast.tasks.gan.Discriminator`).
 Generator loss: MSE + ``content_weight`` x content loss + 1e-3 x adversarial.
@@ -80,6 +81,9 @@ class SRGenerator(nn.Module):
             nn.Conv2d(channels, 4 * channels, 3, padding=1), nn.PixelShuffle(2), nn.PReLU(channels))])
         self.out = nn.Conv2d(channels, 3, 3, padding=1)
         self.bicubic_skip = bicubic_skip
+        if bicubic_skip:  # start exactly at bicubic: the residual begins at zero
+            nn.init.zeros_(self.out.weight)
+            nn.init.zeros_(self.out.bias)
 
     def forward(self, lr: torch.Tensor) -> torch.Tensor:
         sr = self.out(self.upsample(self.trunk(lr)))
