@@ -69,7 +69,7 @@ def test_show_quality_and_encoder(tmp_path):
     check_show_and_quality("superres", checkpoint, tmp_path, columns=3)
     _, model, _ = load_checkpoint(checkpoint)
     rows = task.quality(model, images[:8], torch.arange(8), 0)
-    assert rows[0]["metric"] == "PSNR (dB)" and rows[0]["baseline"] > 15
+    assert rows[0]["metric"] == "PSNR (dB, mean over images)" and rows[0]["baseline"] > 15
     features = check_encoder(task, model, images[:4])
     assert features.shape[1] == 16 * 2 * 4
 
