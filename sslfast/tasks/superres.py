@@ -41,12 +41,18 @@ from .gan import Discriminator, GANTask
 SCALE = 4
 
 
+def _conv_norm(channels: int, batch_norm: bool) -> List[nn.Module]:
+    """3x3 conv, with BN (SRGAN) or without (EDSR's finding: better PSNR)."""
+    if batch_norm:
+        return [nn.Conv2d(channels, channels, 3, padding=1, bias=False), nn.BatchNorm2d(channels)]
+    return [nn.Conv2d(channels, channels, 3, padding=1)]
+
+
 class ResidualBlock(nn.Module):
-    def __init__(self, channels: int):
+    def __init__(self, channels: int, batch_norm: bool = True):
         super().__init__()
-        self.body = nn.Sequential(nn.Conv2d(channels, channels, 3, padding=1, bias=False), nn.BatchNorm2d(channels),
-                                  nn.PReLU(channels), nn.Conv2d(channels, channels, 3, padding=1, bias=False),
-                                  nn.BatchNorm2d(channels))
+        self.body = nn.Sequential(*_conv_norm(channels, batch_norm), nn.PReLU(channels),
+                                  *_conv_norm(channels, batch_norm))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.body(x)
@@ -56,11 +62,11 @@ class SRTrunk(Encoder):
     """SRResNet's feature trunk: conv + PReLU, residual blocks, conv-BN, and
     the long skip. ``stages`` are the maps after each half of the blocks."""
 
-    def __init__(self, in_channels: int = 3, channels: int = 64, blocks: int = 6):
+    def __init__(self, in_channels: int = 3, channels: int = 64, blocks: int = 6, batch_norm: bool = True):
         super().__init__()
         self.stem = nn.Sequential(nn.Conv2d(in_channels, channels, 3, padding=1), nn.PReLU(channels))
-        self.blocks = nn.Sequential(*[ResidualBlock(channels) for _ in range(blocks)])
-        self.merge = nn.Sequential(nn.Conv2d(channels, channels, 3, padding=1, bias=False), nn.BatchNorm2d(channels))
+        self.blocks = nn.Sequential(*[ResidualBlock(channels, batch_norm) for _ in range(blocks)])
+        self.merge = nn.Sequential(*_conv_norm(channels, batch_norm))
         self.in_channels, self.out_channels = in_channels, channels
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -74,9 +80,9 @@ class SRTrunk(Encoder):
 
 
 class SRGenerator(nn.Module):
-    def __init__(self, channels: int, blocks: int, bicubic_skip: bool):
+    def __init__(self, channels: int, blocks: int, bicubic_skip: bool, batch_norm: bool):
         super().__init__()
-        self.trunk = SRTrunk(3, channels, blocks)
+        self.trunk = SRTrunk(3, channels, blocks, batch_norm)
         self.upsample = nn.Sequential(*[layer for _ in range(2) for layer in (
             nn.Conv2d(channels, 4 * channels, 3, padding=1), nn.PixelShuffle(2), nn.PReLU(channels))])
         self.out = nn.Conv2d(channels, 3, 3, padding=1)
@@ -93,9 +99,9 @@ class SRGenerator(nn.Module):
 
 
 class SRGAN(nn.Module):
-    def __init__(self, channels: int, blocks: int, bicubic_skip: bool):
+    def __init__(self, channels: int, blocks: int, bicubic_skip: bool, batch_norm: bool):
         super().__init__()
-        self.generator = SRGenerator(channels, blocks, bicubic_skip)
+        self.generator = SRGenerator(channels, blocks, bicubic_skip, batch_norm)
         self.discriminator = Discriminator(3)
 
     @property
@@ -115,20 +121,22 @@ def psnr(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 @register_task
 class SuperResolutionTask(GANTask):
     """Options: ``channels`` and ``blocks`` of the generator (32, 4; the paper: 64, 16),
-    ``bicubic_skip`` (True), ``content`` ("discriminator", "none" or the path
+    ``bicubic_skip`` (True), ``batch_norm`` in the generator (True, as SRGAN;
+    False as EDSR), ``content`` ("discriminator", "none" or the path
     of an sslfast checkpoint whose encoder gives the features),
     ``content_weight`` (6e-3), ``adversarial_weight`` (1e-3)."""
 
     name = "superres"
     train_defaults = {"optimizer": "adamw", "lr": 1e-3, "weight_decay": 0.0}
 
-    def __init__(self, channels: int = 32, blocks: int = 4, bicubic_skip: bool = True,
+    def __init__(self, channels: int = 32, blocks: int = 4, bicubic_skip: bool = True, batch_norm: bool = True,
                  content: str = "discriminator", content_weight: float = 1 / 12.75 ** 2,
                  adversarial_weight: float = 1e-3, mean=DEFAULT_MEAN, std=DEFAULT_STD):
-        super().__init__(channels=channels, blocks=blocks, bicubic_skip=bicubic_skip, content=content,
+        super().__init__(channels=channels, blocks=blocks, bicubic_skip=bicubic_skip, batch_norm=batch_norm,
+                         content=content,
                          content_weight=content_weight, adversarial_weight=adversarial_weight, mean=tuple(mean),
                          std=tuple(std))
-        self.channels, self.blocks, self.bicubic_skip = channels, blocks, bicubic_skip
+        self.channels, self.blocks, self.bicubic_skip, self.batch_norm = channels, blocks, bicubic_skip, batch_norm
         self.content, self.content_weight, self.adversarial_weight = content, content_weight, adversarial_weight
         self.mean, self.std = tuple(mean), tuple(std)
         self._content_net = None
@@ -139,7 +147,7 @@ class SuperResolutionTask(GANTask):
 
     def build_model(self, backbone: str = "small", **backbone_options) -> nn.Module:
         """``backbone`` is not used: the trunk is SRResNet's (see ``channels``, ``blocks``)."""
-        return SRGAN(self.channels, self.blocks, self.bicubic_skip)
+        return SRGAN(self.channels, self.blocks, self.bicubic_skip, self.batch_norm)
 
     # -- GAN pieces --------------------------------------------------------
     def real(self, inputs, targets) -> torch.Tensor:
