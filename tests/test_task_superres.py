@@ -79,3 +79,16 @@ def test_show_quality_and_encoder(tmp_path):
 def test_bf16_autocast_steps_are_finite(tmp_path, name, options):
     rows = Trainer(get_task(name, **options), photo_crops(16, 16), task_config(tmp_path, steps=2, amp="bf16")).fit()
     assert all(np.isfinite(value) for row in rows for key, value in row.items() if key.endswith("loss"))
+
+
+def test_generator_starts_at_bicubic_without_checkerboard(generator):
+    from sslfast.tasks.superres import icnr_conv
+
+    conv = icnr_conv(4, 2)
+    shuffled = F.pixel_shuffle(conv(torch.randn(1, 4, 5, 5, generator=generator)), 2)
+    for dy, dx in ((0, 1), (1, 0), (1, 1)):  # every sub-pixel of a 2x2 cell starts alike
+        assert torch.equal(shuffled[..., 0::2, 0::2], shuffled[..., dy::2, dx::2])
+    model = get_task("superres", **SMALL).build_model()
+    lr = torch.randn(2, 3, 6, 6, generator=generator)
+    expected = F.interpolate(lr, scale_factor=4, mode="bicubic", align_corners=False)
+    assert torch.allclose(model.eval()(lr), expected, atol=1e-6)

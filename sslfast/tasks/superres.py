@@ -79,12 +79,25 @@ class SRTrunk(Encoder):
         return [middle, stem + self.merge(self.blocks[half:](middle))]
 
 
+def icnr_conv(channels: int, factor: int) -> nn.Conv2d:
+    """The conv before a pixel shuffle, ICNR-initialised (Aitken et al. 2017):
+    the ``factor**2`` sub-pixel outputs of a channel start with the same
+    weights, so the shuffled output starts free of checkerboard artefacts."""
+    conv = nn.Conv2d(channels, channels * factor ** 2, 3, padding=1)
+    with torch.no_grad():
+        base = torch.empty(channels, channels, 3, 3)
+        nn.init.kaiming_normal_(base)
+        conv.weight.copy_(base.repeat_interleave(factor ** 2, dim=0))
+        conv.bias.copy_(conv.bias[::factor ** 2].repeat_interleave(factor ** 2))
+    return conv
+
+
 class SRGenerator(nn.Module):
     def __init__(self, channels: int, blocks: int, bicubic_skip: bool, batch_norm: bool):
         super().__init__()
         self.trunk = SRTrunk(3, channels, blocks, batch_norm)
         self.upsample = nn.Sequential(*[layer for _ in range(2) for layer in (
-            nn.Conv2d(channels, 4 * channels, 3, padding=1), nn.PixelShuffle(2), nn.PReLU(channels))])
+            icnr_conv(channels, 2), nn.PixelShuffle(2), nn.PReLU(channels))])
         self.out = nn.Conv2d(channels, 3, 3, padding=1)
         self.bicubic_skip = bicubic_skip
         if bicubic_skip:  # start exactly at bicubic: the residual begins at zero
