@@ -4,9 +4,10 @@ Pairs come from the fused :func:`sslfast.ops.sr_pair`: the HR crop and its
 antialiased bicubic x4 downsample (8-bit quantised), both normalised. The
 generator is SRResNet-shaped: a conv + PReLU, residual blocks (conv-BN-PReLU-
 conv-BN), a conv-BN with a skip over the blocks, then sub-pixel upsampling
-(conv, pixel-shuffle x2, PReLU) twice and an output conv. Scaled for small
-CPU crops: 3x3 convs instead of the 9x9 at the ends, 32 channels and 4 blocks
-by default (the paper: 16), and (``bicubic_skip``, default on) the output
+(conv, pixel-shuffle x2, PReLU) twice — the convs ICNR-initialised against
+checkerboard artefacts — and an output conv. Scaled for small CPU crops: 3x3
+convs instead of the 9x9 at the ends, 32 channels and 4 blocks by default (the
+paper: 64 and 16), and (``bicubic_skip``, default on) the output
 adds to a bicubic upsample of the input, with the output conv starting at
 zero, so training starts from bicubic quality instead of having to learn it
 in a short run.
