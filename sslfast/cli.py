@@ -234,14 +234,30 @@ def demo(args) -> None:
     print(f"done in {time.perf_counter() - start:.0f}s")
 
 
+def _steps_by_task(values: Sequence[str]) -> tuple:
+    """``["300", "colorization=150"]`` -> (300, {"colorization": 150})."""
+    default, by_task = 1500, {}
+    for value in values:
+        name, _, count = value.rpartition("=")
+        if not count.isdigit() or int(count) < 1:
+            raise CommandError(f"--steps: expected N or TASK=N with N >= 1, got {value!r}")
+        if name:
+            by_task[name] = int(count)
+        else:
+            default = int(count)
+    return default, by_task
+
+
 def results(args) -> None:
     """Each task against random init, mean ± std over pretraining seeds."""
     from .results import ResultsPlan, run
     from .train import TrainConfig
 
+    steps, task_steps = _steps_by_task(args.steps)
     plan = ResultsPlan(tasks=tuple(args.tasks), seeds=args.seeds, eval_data=tuple(args.eval_data), size=args.size,
-                       out_dir=args.out, train=TrainConfig(steps=args.steps, batch_size=64, lr=0.05, warmup_steps=50,
-                                                           checkpoint_every=250, device=args.device))
+                       out_dir=args.out, task_steps=task_steps,
+                       train=TrainConfig(steps=steps, batch_size=64, lr=0.05, warmup_steps=50,
+                                         checkpoint_every=250, device=args.device))
     print(run(plan))
 
 
@@ -325,7 +341,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--eval-data", nargs="+", default=["shapes", "digits"])
     p.add_argument("--size", type=int, default=32)
-    p.add_argument("--steps", type=int, default=1500)
+    p.add_argument("--steps", nargs="+", default=["1500"], metavar="N|TASK=N",
+                   help="pretraining steps: N for every task, TASK=N for one (e.g. 300 colorization=150)")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--out", default=os.path.join("runs", "results"))
     return parser

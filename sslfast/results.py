@@ -36,6 +36,7 @@ class ResultsPlan:
     train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=1500, batch_size=64, lr=0.05,
                                                                    warmup_steps=50, checkpoint_every=250))
     task_options: Dict[str, dict] = field(default_factory=dict)
+    task_steps: Dict[str, int] = field(default_factory=dict)  # pretraining steps per task (default train.steps)
 
 
 def _mean_std(values: List[float]) -> str:
@@ -60,7 +61,7 @@ def run(plan: ResultsPlan, log=print) -> str:
                 task = get_task(task_name, **plan.task_options.get(task_name, {}))
                 run_dir = os.path.join(plan.out_dir, task_name, source, f"seed{seed}")
                 config = replace(plan.train, **task.train_defaults, seed=seed, out_dir=run_dir, data=source,
-                                 image_size=plan.size)
+                                 image_size=plan.size, steps=plan.task_steps.get(task_name, plan.train.steps))
                 trainer = Trainer(task, pretrain_set, config, resume=True)
                 rows = trainer.fit()
                 if rows:

@@ -206,6 +206,8 @@ def test_torchrun_two_processes_on_cpu(tmp_path):
     (["pretrain", "no_such_task", "--data", "photos"], "unknown task"),
     (["pretrain", "rotation", "--data", "/no/such/folder"], "--data"),
     (["evaluate", "/no/such/checkpoint.pt"], "checkpoint"),
+    (["results", "--steps", "rotation=0"], "--steps"),
+    (["results", "--steps", "many"], "--steps"),
 ])
 def test_cli_errors_are_messages(argv, message, capsys):
     assert cli_main(argv) == 2
@@ -240,3 +242,10 @@ def test_quality_command_reports_rotation_accuracy_beside_chance(tmp_path, capsy
     assert 0.0 <= rows[0]["model"] <= 1.0 and rows[0]["baseline"] == 0.25
     assert rows[0]["holds"] == (rows[0]["model"] > 0.25)
     assert "rotation accuracy" in capsys.readouterr().out
+
+
+def test_results_steps_per_task():
+    from sslfast.cli import _steps_by_task
+
+    assert _steps_by_task(["300", "colorization=150"]) == (300, {"colorization": 150})
+    assert _steps_by_task(["jigsaw=20"]) == (1500, {"jigsaw": 20})
