@@ -310,7 +310,9 @@ class SyntheticTask(PretextTask):
         else:
             with torch.no_grad():
                 out = model.eval()(inputs)
-            guess = [depth_to_rgb(out["depth"][:n].float().exp() * DEPTH_REFERENCE),
+            # Predicted depth shown where the render hit something, so both
+            # depth pictures share depth_to_rgb's per-image colour scale.
+            guess = [depth_to_rgb(out["depth"][:n].float().exp() * DEPTH_REFERENCE * hit),
                      normals_to_rgb(out["normals"][:n].float()),
                      torch.sigmoid(out["edges"][:n].float()).expand(-1, 3, -1, -1).cpu()]
             for picture, prediction, name in zip(truth, guess, names):
