@@ -2,7 +2,6 @@
 normals and contours, a domain discriminator behind gradient reversal."""
 import json
 import math
-import os
 
 import numpy as np
 import pytest
@@ -90,11 +89,12 @@ def test_trunk_gets_the_reversed_discriminator_gradient_and_the_discriminator_th
     model = task.build_model("small", **TINY)
     inputs, targets = task.make_batch(real_images(4, 16), torch.arange(4), seed=0)
     domain = F.binary_cross_entropy_with_logits(model(inputs)["domain"], targets["domain"])
-    reversed_grads = torch.autograd.grad(domain, list(model.encoder.parameters()) + list(model.discriminator.parameters()))
+    params = list(model.encoder.parameters()) + list(model.discriminator.parameters())
+    reversed_grads = torch.autograd.grad(domain, params)
     # The same loss without the reversal layer.
     pooled = torch.flatten(F.adaptive_avg_pool2d(model.encoder(inputs), 1), 1)
     plain = F.binary_cross_entropy_with_logits(model.discriminator(pooled).squeeze(1), targets["domain"])
-    plain_grads = torch.autograd.grad(plain, list(model.encoder.parameters()) + list(model.discriminator.parameters()))
+    plain_grads = torch.autograd.grad(plain, params)
     n_encoder = len(list(model.encoder.parameters()))
     for got, want in zip(reversed_grads[:n_encoder], plain_grads[:n_encoder]):
         torch.testing.assert_close(got, -0.05 * want)
