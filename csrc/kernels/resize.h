@@ -8,6 +8,8 @@
 // output index: a window start and `taps` weights) and both passes read it.
 #pragma once
 
+#include <type_traits>
+
 #include "common.h"
 
 namespace sslfast {
@@ -265,17 +267,32 @@ SSLFAST_HD void resize_element(const ResizeArgs& a, int64_t flat) {
 // same order as resize_element, so the two paths agree bit for bit.
 constexpr int64_t kResizeBlockRows = 32;
 
-// Vertical pass of output row `yo` of one plane into column[0 .. in_w).
-template <typename In>
-SSLFAST_HD void resample_vertical(const ResizeArgs& a, const In* __restrict__ src, int64_t yo,
-                                  float* __restrict__ column) {
-  for (int64_t x = 0; x < a.in_w; ++x) column[x] = 0.f;
-  const In* top = src + (int64_t)a.rows.start[yo] * a.in_w;
-  for (int64_t ky = 0; ky < a.rows.taps; ++ky) {
-    const float w = a.rows.w(yo, ky);
+// dst[l] = sum over k < taps of weight(k) * first[k * stride + l], l < n,
+// accumulated tap by tap in order, zero-weight taps skipped (as
+// resize_element does). Taps go four to a sweep over dst when all four
+// weights are nonzero: the same sums in the same order, with a quarter of
+// the loads and stores of dst (a sweep per tap was load/store bound).
+template <typename In, typename Weight>
+SSLFAST_HD void weighted_sum_lines(const In* first, int64_t stride, int64_t taps, Weight weight, int64_t n,
+                                   float* __restrict__ dst) {
+  for (int64_t l = 0; l < n; ++l) dst[l] = 0.f;
+  int64_t k = 0;
+  for (; k + 4 <= taps; k += 4) {
+    const float w0 = weight(k), w1 = weight(k + 1), w2 = weight(k + 2), w3 = weight(k + 3);
+    if (w0 == 0.f || w1 == 0.f || w2 == 0.f || w3 == 0.f) break;
+    const In* __restrict__ l0 = first + k * stride;
+    const In* __restrict__ l1 = l0 + stride;
+    const In* __restrict__ l2 = l1 + stride;
+    const In* __restrict__ l3 = l2 + stride;
+    for (int64_t l = 0; l < n; ++l)
+      dst[l] = mul_add_rn(w3, load_value(l3 + l), mul_add_rn(w2, load_value(l2 + l), mul_add_rn(
+                   w1, load_value(l1 + l), mul_add_rn(w0, load_value(l0 + l), dst[l]))));
+  }
+  for (; k < taps; ++k) {
+    const float w = weight(k);
     if (w == 0.f) continue;
-    const In* __restrict__ line = top + ky * a.in_w;
-    for (int64_t x = 0; x < a.in_w; ++x) column[x] = mul_add_rn(w, load_value(line + x), column[x]);
+    const In* __restrict__ line = first + k * stride;
+    for (int64_t l = 0; l < n; ++l) dst[l] = mul_add_rn(w, load_value(line + l), dst[l]);
   }
 }
 
@@ -287,33 +304,49 @@ SSLFAST_HD void transpose_block(const float* __restrict__ src, int64_t rows, int
       for (int64_t c = c0; c < c0 + kTile && c < cols; ++c) dst[c * rows + r] = src[r * cols + c];
 }
 
-// Scratch floats resize_block needs: column sums, their transpose (later the
-// finished rows), and the horizontal sums.
+// Input rows one block of output rows reads at most: consecutive windows
+// start at most floor(in_h / out_h) + 1 rows apart.
+SSLFAST_HD int64_t block_input_rows(const ResizeArgs& a) {
+  const int64_t rows = (kResizeBlockRows - 1) * (a.in_h / a.out_h + 1) + a.rows.taps;
+  return rows < a.in_h ? rows : a.in_h;
+}
+
+// Scratch floats resize_block needs: the block's input rows as float, column
+// sums, their transpose (later the finished rows), and the horizontal sums.
 SSLFAST_HD int64_t resize_block_scratch(const ResizeArgs& a) {
-  return kResizeBlockRows * (a.in_w + (a.in_w > a.out_w ? a.in_w : a.out_w) + a.out_w);
+  return block_input_rows(a) * a.in_w + kResizeBlockRows * (a.in_w + (a.in_w > a.out_w ? a.in_w : a.out_w) + a.out_w);
 }
 
 // Output rows [y0, y0 + count) of plane `plane`, count <= kResizeBlockRows.
 template <typename In, typename Out>
 SSLFAST_HD void resize_block(const ResizeArgs& a, int64_t plane, int64_t y0, int64_t count, float* scratch) {
   const int64_t wider = a.in_w > a.out_w ? a.in_w : a.out_w;
-  float* columns = scratch;                          // [count, in_w] column sums
-  float* across = columns + count * a.in_w;          // [in_w, count] the same, transposed; then [count, out_w]
-  float* sums = across + count * wider;              // [out_w, count] horizontal sums
-  const In* src = static_cast<const In*>(a.input) + plane * a.in_h * a.in_w;
-  for (int64_t r = 0; r < count; ++r) resample_vertical(a, src, y0 + r, columns + r * a.in_w);
-  transpose_block(columns, count, a.in_w, across);
-  for (int64_t xo = 0; xo < a.out_w; ++xo) {
-    float* __restrict__ acc = sums + xo * count;
-    for (int64_t r = 0; r < count; ++r) acc[r] = 0.f;
-    const float* first = across + (int64_t)a.cols.start[xo] * count;
-    for (int64_t kx = 0; kx < a.cols.taps; ++kx) {
-      const float w = a.cols.w(xo, kx);
-      if (w == 0.f) continue;
-      const float* __restrict__ line = first + kx * count;
-      for (int64_t r = 0; r < count; ++r) acc[r] = mul_add_rn(w, line[r], acc[r]);
-    }
+  float* converted = scratch;                             // [block_input_rows, in_w] input rows as float
+  float* columns = converted + block_input_rows(a) * a.in_w;  // [count, in_w] column sums
+  float* across = columns + count * a.in_w;               // [in_w, count] the same, transposed; then [count, out_w]
+  float* sums = across + count * wider;                   // [out_w, count] horizontal sums
+  const ResampleAxis& rows = a.rows;
+  const int64_t first_row = rows.start[y0];
+  const In* src = static_cast<const In*>(a.input) + (plane * a.in_h + first_row) * a.in_w;
+  // Each input row feeds several output rows: convert it to float once, so
+  // the vertical pass's loads need no conversion.
+  const float* lines = converted;
+  if constexpr (std::is_same_v<In, float>) {
+    lines = src;
+  } else {
+    const int64_t total = (rows.start[y0 + count - 1] + rows.taps - first_row) * a.in_w;
+    for (int64_t i = 0; i < total; ++i) converted[i] = load_value(src + i);
   }
+  for (int64_t r = 0; r < count; ++r) {
+    const int64_t yo = y0 + r;
+    weighted_sum_lines(lines + (rows.start[yo] - first_row) * a.in_w, a.in_w, rows.taps,
+                       [&](int64_t ky) { return rows.w(yo, ky); }, a.in_w, columns + r * a.in_w);
+  }
+  transpose_block(columns, count, a.in_w, across);
+  const ResampleAxis& cols = a.cols;
+  for (int64_t xo = 0; xo < a.out_w; ++xo)
+    weighted_sum_lines(across + (int64_t)cols.start[xo] * count, count, cols.taps,
+                       [&](int64_t kx) { return cols.w(xo, kx); }, count, sums + xo * count);
   transpose_block(sums, a.out_w, count, across);  // back to [count, out_w]
   // Locals, not a's fields: a uint8 store may alias anything, and the loop
   // would reload them on every element.

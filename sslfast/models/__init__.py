@@ -6,7 +6,7 @@ map ``[B, D, h, w]``, :meth:`Encoder.pooled` the global-average-pooled
 top; transfer evaluation keeps the encoder alone.
 """
 from .backbones import BACKBONES, Encoder, SmallConvNet, TorchvisionResNet, build_backbone
-from .heads import MLPHead, SiameseHead
+from .heads import ConvHead, MLPHead, SiameseHead
 
-__all__ = ["BACKBONES", "Encoder", "SmallConvNet", "TorchvisionResNet", "build_backbone", "MLPHead",
-           "SiameseHead"]
+__all__ = ["BACKBONES", "Encoder", "SmallConvNet", "TorchvisionResNet", "build_backbone", "ConvHead",
+           "MLPHead", "SiameseHead"]

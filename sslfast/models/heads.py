@@ -25,6 +25,27 @@ class MLPHead(nn.Module):
         return self.layers(features)
 
 
+class ConvHead(nn.Module):
+    """The task's own conv stages on the encoder's last map (each a 3x3 and a
+    1x1 conv with BN + ReLU, width kept), global pooling, then an
+    :class:`MLPHead`. The pretext-specific top layers then stay out of the
+    encoder kept for transfer: RotNet found the last blocks specialise to
+    the pretext and the ones below them transfer best."""
+
+    def __init__(self, channels: int, classes: int, convs: int = 1, hidden: int = 0):
+        super().__init__()
+        layers = []
+        for _ in range(convs):
+            layers += [nn.Conv2d(channels, channels, 3, padding=1, bias=False), nn.BatchNorm2d(channels),
+                       nn.ReLU(inplace=True), nn.Conv2d(channels, channels, 1, bias=False), nn.BatchNorm2d(channels),
+                       nn.ReLU(inplace=True)]
+        self.convs = nn.Sequential(*layers)
+        self.classifier = MLPHead(channels, classes, hidden=hidden)
+
+    def forward(self, feature_map: torch.Tensor) -> torch.Tensor:
+        return self.classifier(torch.flatten(nn.functional.adaptive_avg_pool2d(self.convs(feature_map), 1), 1))
+
+
 class SiameseHead(nn.Module):
     """One shared encoder over ``N`` inputs per sample (``[B, N, C, H, W]``),
     pooled features concatenated, then an MLP to ``classes`` logits — the

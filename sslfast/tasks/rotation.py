@@ -15,37 +15,43 @@ import torch
 from torch import nn
 
 from .. import ops
-from ..models import MLPHead
+from ..models import ConvHead
 from .base import DEFAULT_MEAN, DEFAULT_STD, PretextTask, accuracy, register_task
 
 
 class RotationNet(nn.Module):
-    def __init__(self, encoder, hidden: int):
+    def __init__(self, encoder, hidden: int, head_convs: int):
         super().__init__()
         self.encoder = encoder
-        self.head = MLPHead(encoder.out_channels, 4, hidden=hidden)
+        self.head = ConvHead(encoder.out_channels, 4, convs=head_convs, hidden=hidden)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.encoder.pooled(x))
+        return self.head(self.encoder(x))
 
 
 @register_task
 class RotationTask(PretextTask):
     """Options: ``mode`` ("all" or "one"), ``hidden`` (width of the head's
-    hidden layer, 0 for a linear head), ``batch_ops`` ("sslfast": the fused
+    hidden layer, 0 for a linear head), ``head_convs`` (conv stages of the
+    head's own above the encoder, see :class:`~sslfast.models.ConvHead`;
+    0 puts the classifier straight on the encoder's pooled features), ``batch_ops`` ("sslfast": the fused
     ops; "torch": the plain torch.rot90 + normalise equivalent, kept to
     measure what the fused ops buy in training throughput)."""
 
     name = "rotation"
 
-    def __init__(self, mode: str = "all", hidden: int = 0, mean=DEFAULT_MEAN, std=DEFAULT_STD,
+    def __init__(self, mode: str = "all", hidden: int = 0, head_convs: int = 1, mean=DEFAULT_MEAN, std=DEFAULT_STD,
                  batch_ops: str = "sslfast"):
         if mode not in ("all", "one"):
             raise ValueError(f"mode: expected 'all' or 'one', got {mode!r}")
         if batch_ops not in ("sslfast", "torch"):
             raise ValueError(f"batch_ops: expected 'sslfast' or 'torch', got {batch_ops!r}")
-        super().__init__(mode=mode, hidden=hidden, mean=tuple(mean), std=tuple(std), batch_ops=batch_ops)
-        self.mode, self.hidden, self.mean, self.std, self.batch_ops = mode, hidden, tuple(mean), tuple(std), batch_ops
+        if head_convs < 0:
+            raise ValueError(f"head_convs: expected 0 or more, got {head_convs}")
+        super().__init__(mode=mode, hidden=hidden, head_convs=head_convs, mean=tuple(mean), std=tuple(std),
+                         batch_ops=batch_ops)
+        self.mode, self.hidden, self.head_convs = mode, hidden, head_convs
+        self.mean, self.std, self.batch_ops = tuple(mean), tuple(std), batch_ops
 
     def _torch_batch(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """The same batch with plain torch ops (for throughput comparisons)."""
@@ -68,7 +74,7 @@ class RotationTask(PretextTask):
         return ops.rotate90(images, labels, out_dtype=torch.float32, mean=self.mean, std=self.std), labels
 
     def build_model(self, backbone: str = "small", **backbone_options) -> nn.Module:
-        return RotationNet(self.make_encoder(backbone, **backbone_options), self.hidden)
+        return RotationNet(self.make_encoder(backbone, **backbone_options), self.hidden, self.head_convs)
 
     def loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         return nn.functional.cross_entropy(outputs, targets)
