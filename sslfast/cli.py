@@ -66,6 +66,7 @@ def pretrain(args) -> str:
     from .train import TrainConfig, Trainer
 
     task = get_task(args.task, **_task_options(args.option))
+    args.data = args.data or task.default_data
     # Flags left unset take the task's preferred value, then the generic default.
     chosen = {name: value for name, value in (("lr", args.lr), ("optimizer", args.optimizer),
                                               ("weight_decay", args.weight_decay)) if value is not None}
@@ -271,7 +272,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser("pretrain", help="pretrain an encoder on a pretext task")
     p.add_argument("task", help="pretext task name (e.g. rotation)")
-    p.add_argument("--data", default="shapes", help="photos, shapes, digits, videos, or a folder of images")
+    p.add_argument("--data", default=None, help="photos, shapes, digits, videos, or a folder of images "
+                                                 "(default: the task's, shapes for most)")
     p.add_argument("--size", type=int, default=64, help="image side in pixels")
     p.add_argument("--steps", type=int, default=1000)
     p.add_argument("--batch-size", type=int, default=64, help="global batch (split across torchrun ranks)")

@@ -8,5 +8,6 @@ only through :func:`get_task`.
 from .base import PretextTask, TASKS, get_task, register_task
 from . import rotation  # noqa: F401  (registers "rotation")
 from . import colorization, inpainting, splitbrain, superres  # noqa: F401  (register the colour and GAN tasks)
+from . import synthetic  # noqa: F401  (registers "synthetic")
 
 __all__ = ["PretextTask", "TASKS", "get_task", "register_task"]

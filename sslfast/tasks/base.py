@@ -28,6 +28,8 @@ class PretextTask:
     # "lr": 2e-4} for a GAN); used by `sslfast pretrain` for flags the user did
     # not give, and by the results table.
     train_defaults: Dict[str, Any] = {}
+    # What `sslfast pretrain` trains on when --data is not given.
+    default_data: str = "shapes"
 
     def __init__(self, **options: Any):
         self.options = options
