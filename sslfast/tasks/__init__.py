@@ -7,5 +7,6 @@ only through :func:`get_task`.
 """
 from .base import PretextTask, TASKS, get_task, register_task
 from . import rotation  # noqa: F401  (registers "rotation")
+from . import context, deepcluster, jigsaw  # noqa: F401  (register "context", "deepcluster", "jigsaw")
 
 __all__ = ["PretextTask", "TASKS", "get_task", "register_task"]
