@@ -12,7 +12,7 @@ from sslfast.tasks import get_task
 from sslfast.tasks.deepcluster import pca_whiten, uniform_cluster_order
 from sslfast.train import TrainConfig, Trainer
 
-from task_helpers import photo_crops, show_writes_a_picture
+from task_helpers import one_thread, photo_crops, show_writes_a_picture
 
 
 def test_make_batch_is_sobel_and_labels_are_the_cluster_ids():
@@ -70,7 +70,8 @@ def tiny_run(tmp_path, images, steps, **options):
     config = TrainConfig(steps=steps, batch_size=16, lr=0.05, warmup_steps=0, log_every=1, checkpoint_every=1000,
                          out_dir=str(tmp_path), progress=False, backbone_options={"widths": (8, 16)})
     trainer = Trainer(task, images, config)
-    return task, trainer, trainer.fit()
+    with one_thread():
+        return task, trainer, trainer.fit()
 
 
 def test_each_epoch_reclusters_resets_the_head_and_logs_nmi(tmp_path, monkeypatch):

@@ -6,7 +6,7 @@ from torch import nn
 from sslfast import ops
 from sslfast.tasks import get_task
 
-from task_helpers import photo_crops, show_writes_a_picture, train_losses
+from task_helpers import fit_one_batch, photo_crops, show_writes_a_picture, train_losses
 
 
 def test_make_batch_tiles_and_labels_are_the_sampled_puzzles():
@@ -55,7 +55,7 @@ def test_torch_batch_ops_agree():
     assert torch.allclose(fused[0], plain[0], atol=1e-3)
 
 
-@pytest.mark.parametrize("n_perms", [64, 1000])
+@pytest.mark.parametrize("n_perms", [64, 100])
 def test_model_outputs_one_logit_per_permutation(n_perms):
     task = get_task("jigsaw", n_perms=n_perms)
     model = task.build_model(widths=(8, 16))
@@ -65,8 +65,10 @@ def test_model_outputs_one_logit_per_permutation(n_perms):
 
 
 def test_a_few_steps_lower_the_loss(tmp_path):
-    losses = train_losses(get_task("jigsaw", n_perms=64), photo_crops(64, 32), tmp_path, steps=30)
-    assert sum(losses[-5:]) / 5 < sum(losses[:5]) / 5 - 0.1, losses
+    losses = fit_one_batch(get_task("jigsaw", n_perms=64), photo_crops(32, 32))
+    assert sum(losses[-3:]) / 3 < 0.5 * sum(losses[:3]) / 3, losses
+    # and the Trainer runs the task end to end
+    assert len(train_losses(get_task("jigsaw", n_perms=64), photo_crops(32, 32), tmp_path, steps=3)) == 3
 
 
 def test_show_and_quality(tmp_path):
