@@ -36,7 +36,7 @@ def test_make_batch_pairs_and_labels_are_the_sampled_places():
 def test_colour_dropping_keeps_one_channel():
     images = photo_crops(16, 32)
     index = torch.arange(16)
-    pairs, _ = get_task("context", downsample=0.0).make_batch(images, index, seed=4)
+    pairs, _ = get_task("context", drop=1.0, downsample=0.0).make_batch(images, index, seed=4)
     clean, _ = get_task("context", drop=0.0, downsample=0.0).make_batch(images, index, seed=4)
     keep, _ = ops.sample_color_drop(4, index, 2)
     # The kept channel is the clean channel up to the RMS over noisier channels.

@@ -35,6 +35,7 @@ from .base import DEFAULT_MEAN, DEFAULT_STD, PretextTask, accuracy, register_tas
 from .draws import uniform
 
 FLIP_FIELD = 0x466c6970  # "Flip"
+CACHE_BYTES = 1 << 30  # data sets up to this size stay in memory between epochs
 
 
 def pca_whiten(features: torch.Tensor, dim: int, world: int = 1, eps: float = 1e-5) -> torch.Tensor:
@@ -134,6 +135,7 @@ class DeepClusterTask(PretextTask):
         self.labels: Optional[torch.Tensor] = None  # cluster id of every data-set image, this epoch
         self.last_nmi = 0.0
         self.history: List[Dict[str, float]] = []
+        self._cache: Optional[tuple] = None  # ((data set id, shard), uint8 images)
 
     # -- input ---------------------------------------------------------------
     def prepare_input(self, images: torch.Tensor) -> torch.Tensor:
@@ -180,19 +182,31 @@ class DeepClusterTask(PretextTask):
         self.last_nmi = nmi(self.labels, labels) if self.labels is not None else 0.0
         self.labels = labels
 
+    def _load(self, dataset, indices: range) -> torch.Tensor:
+        """uint8 images ``dataset[indices]``; kept for later epochs when they
+        take at most ``CACHE_BYTES`` (decoding or rendering the data set anew
+        every epoch costs more than the forward pass)."""
+        key = (id(dataset), indices.start, indices.stop)
+        if self._cache is not None and self._cache[0] == key:
+            return self._cache[1]
+        images = torch.stack([image for image, _ in dataset.__getitems__(list(indices))]) if len(indices) else None
+        if images is not None and images.numel() * images.element_size() <= CACHE_BYTES:
+            self._cache = (key, images)
+        return images
+
     @torch.no_grad()
     def embed(self, model: nn.Module, dataset, indices: range, device: torch.device) -> torch.Tensor:
         """Pooled encoder features of ``dataset[indices]`` (eval mode, no flip)."""
         encoder = getattr(model, "module", model).encoder
+        images = self._load(dataset, indices)
+        if images is None:
+            return torch.zeros(0, encoder.out_channels, device=device)
         was_training = encoder.training
         encoder.eval()
-        out = []
-        for start in range(indices.start, indices.stop, self.feature_batch):
-            batch = list(range(start, min(start + self.feature_batch, indices.stop)))
-            images = torch.stack([image for image, _ in dataset.__getitems__(batch)]).to(device)
-            out.append(encoder.pooled(self.prepare_input(images)).float())
+        out = [encoder.pooled(self.prepare_input(images[i:i + self.feature_batch].to(device))).float()
+               for i in range(0, len(images), self.feature_batch)]
         encoder.train(was_training)
-        return torch.cat(out) if out else torch.zeros(0, encoder.out_channels, device=device)
+        return torch.cat(out)
 
     def epoch_order(self, trainer, epoch: int) -> torch.Tensor:
         """Re-cluster the data set, reset the head, and sample uniformly over
