@@ -13,8 +13,8 @@ assignments is logged (``nmi`` column, 0 in the first epoch).
 
 Input is Sobel-filtered grayscale (``ops.sobel``: the image normalised, gray,
 then the two 3x3 Sobel responses), so the encoder takes 2 channels; a random
-horizontal flip is the only augmentation. Defaults for small data: ``k=100``
-(~10x the classes of ``shapes``), ``pca_dim=32`` (the recipe's 256 is for
+horizontal flip is the only augmentation. Defaults for small data: ``k=50``
+(~10x the 4 classes of ``shapes``), ``pca_dim=32`` (the recipe's 256 is for
 4096-d AlexNet features; the small encoder has 128).
 
 Under DDP each rank embeds a contiguous shard of the images; PCA statistics,
@@ -116,7 +116,7 @@ class DeepClusterTask(PretextTask):
     input_channels = 2
     train_defaults = {"optimizer": "sgd", "lr": 0.05, "weight_decay": 1e-5}
 
-    def __init__(self, k: int = 100, pca_dim: int = 32, kmeans_iters: int = 20, init: str = "random",
+    def __init__(self, k: int = 50, pca_dim: int = 32, kmeans_iters: int = 20, init: str = "random",
                  flip: bool = True, feature_batch: int = 256, mean=DEFAULT_MEAN, std=DEFAULT_STD,
                  batch_ops: str = "sslfast"):
         if batch_ops not in ("sslfast", "torch"):
