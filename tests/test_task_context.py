@@ -16,7 +16,7 @@ def rms_normalize(patch):
 def test_make_batch_pairs_and_labels_are_the_sampled_places():
     images = photo_crops(6, 48)
     index = torch.arange(6)
-    task = get_task("context", drop=0.0, downsample=0.0)
+    task = get_task("context", drop=0.0, downsample=0.0, pairs_per_image=1)
     pairs, labels = task.make_batch(images, index, seed=2)
     patch, gap, _ = ops.context_geometry(48)
     assert pairs.shape == (6, 2, 3, patch, patch)
@@ -33,11 +33,24 @@ def test_make_batch_pairs_and_labels_are_the_sampled_places():
             assert torch.allclose(pairs[b, i], rms_normalize(crop), atol=1e-4)
 
 
+def test_several_pairs_per_image_are_samples_index_times_p_plus_j():
+    images = photo_crops(3, 48)
+    index = torch.tensor([5, 0, 2])
+    pairs, labels = get_task("context", drop=0.0, downsample=0.0, pairs_per_image=4).make_batch(images, index, 7)
+    assert pairs.shape[:2] == (12, 2)
+    pair_index = torch.tensor([5 * 4 + j for j in range(4)] + [j for j in range(4)] + [2 * 4 + j for j in range(4)])
+    _, origins, want = ops.sample_context(7, pair_index, 48)
+    assert torch.equal(labels, want)
+    patch = ops.context_geometry(48)[0]
+    y, x = origins[9, 1].tolist()  # pair 1 of the third image: cut from image 2
+    assert torch.allclose(pairs[9, 1], rms_normalize(images[2, :, y:y + patch, x:x + patch].float() / 255), atol=1e-4)
+
+
 def test_colour_dropping_keeps_one_channel():
     images = photo_crops(16, 32)
     index = torch.arange(16)
-    pairs, _ = get_task("context", drop=1.0, downsample=0.0).make_batch(images, index, seed=4)
-    clean, _ = get_task("context", drop=0.0, downsample=0.0).make_batch(images, index, seed=4)
+    pairs, _ = get_task("context", drop=1.0, downsample=0.0, pairs_per_image=1).make_batch(images, index, seed=4)
+    clean, _ = get_task("context", drop=0.0, downsample=0.0, pairs_per_image=1).make_batch(images, index, seed=4)
     keep, _ = ops.sample_color_drop(4, index, 2)
     # The kept channel is the clean channel up to the RMS over noisier channels.
     for b in range(16):

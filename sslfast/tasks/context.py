@@ -48,43 +48,53 @@ class ContextTask(PretextTask):
     recipe), ``drop`` (colour-dropping probability per patch), ``downsample``
     (fraction of patches blurred by down- and up-sampling, 1/3),
     ``downsample_to`` (relative side of the small copy), ``hidden`` (head
-    width), ``batch_ops`` ("sslfast" or "torch", as the other tasks)."""
+    width), ``pairs_per_image`` (independent pairs cut from each image per
+    batch, 4: more signal per decoded image, as RotNet feeds all four
+    rotations; 1 is the paper's one pair), ``batch_ops`` ("sslfast" or "torch", as the other tasks)."""
 
     name = "context"
     train_defaults = {"optimizer": "adamw", "lr": 2e-3, "weight_decay": 1e-4}
 
     def __init__(self, patch: Optional[int] = None, gap: Optional[int] = None, jitter: Optional[int] = None,
                  drop: float = 0.0, downsample: float = 1 / 3, downsample_to: float = 0.5, hidden: int = 512,
-                 batch_ops: str = "sslfast"):
+                 pairs_per_image: int = 4, batch_ops: str = "sslfast"):
         if batch_ops not in ("sslfast", "torch"):
             raise ValueError(f"batch_ops: expected 'sslfast' or 'torch', got {batch_ops!r}")
         for name, value in (("drop", drop), ("downsample", downsample)):
             if not 0 <= value <= 1:
                 raise ValueError(f"{name}: expected a probability in [0, 1], got {value}")
+        if not isinstance(pairs_per_image, int) or pairs_per_image < 1:
+            raise ValueError(f"pairs_per_image: expected a positive int, got {pairs_per_image!r}")
         if not 0 < downsample_to <= 1:
             raise ValueError(f"downsample_to: expected a relative size in (0, 1], got {downsample_to}")
         super().__init__(patch=patch, gap=gap, jitter=jitter, drop=drop, downsample=downsample,
-                         downsample_to=downsample_to, hidden=hidden, batch_ops=batch_ops)
+                         downsample_to=downsample_to, hidden=hidden, pairs_per_image=pairs_per_image,
+                         batch_ops=batch_ops)
         self.patch, self.gap, self.jitter = patch, gap, jitter
         self.drop, self.downsample, self.downsample_to = drop, downsample, downsample_to
-        self.hidden, self.batch_ops = hidden, batch_ops
+        self.hidden, self.pairs_per_image, self.batch_ops = hidden, pairs_per_image, batch_ops
 
     def make_batch(self, images: torch.Tensor, index: torch.Tensor, seed: int) -> Tuple[torch.Tensor, torch.Tensor]:
-        """``([B, 2, C, p, p] float32 (centre, neighbour), labels [B] in 0..7)``."""
+        """``([B * P, 2, C, p, p] float32 (centre, neighbour), labels [B * P] in
+        0..7)`` with ``P = pairs_per_image``, pairs of an image consecutive."""
         size = images.shape[-2:]
         patch, _, _ = ops.context_geometry(size, self.patch, self.gap, self.jitter)
-        src, origins, labels = ops.sample_context(seed, index, size, patch=self.patch, gap=self.gap,
-                                                  jitter=self.jitter)
+        # Pair j of image b is sample index[b] * P + j of the samplers, cut from image b.
+        per_image = self.pairs_per_image
+        pair_index = (index.view(-1, 1) * per_image + torch.arange(per_image, device=index.device)).view(-1)
+        _, origins, labels = ops.sample_context(seed, pair_index, size, patch=self.patch, gap=self.gap,
+                                                jitter=self.jitter)
+        src = (torch.arange(len(pair_index), device=index.device) // per_image).view(-1, 1).expand(-1, 2)
         keep = None
         if self.drop > 0 and images.shape[1] > 1:
-            keep, _ = ops.sample_color_drop(seed, index, 2, drop=self.drop, channels=images.shape[1])
+            keep, _ = ops.sample_color_drop(seed, pair_index, 2, drop=self.drop, channels=images.shape[1])
         if self.batch_ops == "torch":
-            pairs = torch_gather_patches(images, src, origins, patch, normalize="rms", keep_channel=keep)
+            pairs = torch_gather_patches(images, src.contiguous(), origins, patch, normalize="rms", keep_channel=keep)
         else:
-            pairs = ops.gather_patches(images, src, origins, patch, normalize="rms", keep_channel=keep,
+            pairs = ops.gather_patches(images, src.contiguous(), origins, patch, normalize="rms", keep_channel=keep,
                                        noise_seed=seed, out_dtype=torch.float32)
         if self.downsample > 0:
-            pairs = self._blur_some(pairs, index, seed)
+            pairs = self._blur_some(pairs, pair_index, seed)
         return pairs, labels
 
     def _blur_some(self, pairs: torch.Tensor, index: torch.Tensor, seed: int) -> torch.Tensor:
