@@ -46,6 +46,8 @@ FAMILIES = {
     "resize": "benchmarks.resize_impls",
     "sobel": "benchmarks.sobel_impls",
     "mask": "benchmarks.mask_impls",
+    "kmeans": "benchmarks.kmeans_impls",
+    "pretext_batches": "benchmarks.pretext_batch_impls",
 }
 
 

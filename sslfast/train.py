@@ -22,7 +22,7 @@ import os
 import random
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any, Callable, Dict, Iterator, List, Optional
 
 import numpy as np
 import torch
@@ -106,9 +106,12 @@ class IndexedImages(Dataset):
 class EpochBatches:
     """Batch sampler: epoch ``e`` is a permutation seeded by ``(seed, e)``, cut
     into global batches (last partial one dropped); this rank yields its slice
-    of each, starting at global step ``start_step``."""
+    of each, starting at global step ``start_step``. ``epoch_order(e)``, when
+    given, is called as epoch ``e`` begins and may return that epoch's order
+    (int64 ``[size]`` data-set indices, the same on every rank) instead."""
 
-    def __init__(self, size: int, batch_size: int, seed: int, start_step: int = 0, rank: int = 0, world: int = 1):
+    def __init__(self, size: int, batch_size: int, seed: int, start_step: int = 0, rank: int = 0, world: int = 1,
+                 epoch_order: Optional[Callable[[int], Optional[torch.Tensor]]] = None):
         if batch_size % world:
             raise ValueError(f"batch_size: {batch_size} does not split evenly over {world} processes")
         if size < batch_size:
@@ -116,6 +119,7 @@ class EpochBatches:
         self.size, self.batch_size, self.seed = size, batch_size, seed
         self.start_step, self.rank, self.world = start_step, rank, world
         self.steps_per_epoch = size // batch_size
+        self.epoch_order = epoch_order
 
     def epoch_of(self, step: int) -> int:
         return step // self.steps_per_epoch
@@ -124,7 +128,9 @@ class EpochBatches:
         step, per_rank = self.start_step, self.batch_size // self.world
         while True:
             epoch, position = divmod(step, self.steps_per_epoch)
-            order = torch.randperm(self.size, generator=torch.Generator().manual_seed(self.seed * 100003 + epoch))
+            order = self.epoch_order(epoch) if self.epoch_order is not None else None
+            if order is None:
+                order = torch.randperm(self.size, generator=torch.Generator().manual_seed(self.seed * 100003 + epoch))
             for b in range(position, self.steps_per_epoch):
                 start = b * self.batch_size + self.rank * per_rank
                 yield order[start:start + per_rank].tolist()
@@ -285,7 +291,8 @@ class Trainer:
         last = min(c.steps, until) if until is not None else c.steps
         if self.step >= last:
             return self.rows
-        batches = EpochBatches(len(self.dataset), c.batch_size, c.seed, self.step, self.rank, self.world)
+        batches = EpochBatches(len(self.dataset), c.batch_size, c.seed, self.step, self.rank, self.world,
+                               epoch_order=lambda epoch: self.task.epoch_order(self, epoch))
         loader = DataLoader(self.dataset, batch_sampler=batches, num_workers=c.num_workers,
                             pin_memory=self.device.type == "cuda", persistent_workers=False)
         bar = tqdm(total=c.steps, initial=self.step, disable=not (c.progress and self.is_main),

@@ -9,5 +9,6 @@ from .base import PretextTask, TASKS, get_task, register_task
 from . import rotation  # noqa: F401  (registers "rotation")
 from . import colorization, inpainting, splitbrain, superres  # noqa: F401  (register the colour and GAN tasks)
 from . import synthetic  # noqa: F401  (registers "synthetic")
+from . import context, deepcluster, jigsaw  # noqa: F401  (register "context", "deepcluster", "jigsaw")
 
 __all__ = ["PretextTask", "TASKS", "get_task", "register_task"]

@@ -88,6 +88,15 @@ class PretextTask:
                     for i, t in enumerate(targets.tolist())]
         return pictures, captions
 
+    def epoch_order(self, trainer, epoch: int) -> Optional[torch.Tensor]:
+        """Called by the Trainer as epoch ``epoch`` begins, before its first
+        batch is drawn (with ``DataLoader`` workers, possibly while the last
+        batches of the previous epoch are still in flight). May return the
+        epoch's sample order (int64 ``[len(dataset)]`` indices, the same on
+        every rank); None keeps the default seeded permutation. DeepCluster
+        re-clusters the data set here. Default: nothing."""
+        return None
+
     def quality(self, model: nn.Module, images: torch.Tensor, index: torch.Tensor, seed: int) -> List[Dict[str, Any]]:
         """How well a trained model solves the pretext on held-out uint8
         ``images``, beside a trivial baseline: rows ``{"metric", "model",

@@ -1,0 +1,289 @@
+"""Deep clustering (DeepCluster, Caron et al. 2018).
+
+As each epoch begins (the Trainer's ``epoch_order`` hook): the encoder's
+pooled features of every image of the data set (no augmentation, the
+recipe's centre crop being the whole small image), PCA to ``pca_dim``
+dimensions with whitening, L2 normalisation, k-means into ``k`` clusters
+(``sslfast.ops.kmeans``: chunked assignment, faiss's empty-cluster split,
+statistics all-reduced under DDP); the cluster ids become the epoch's labels,
+the classifier head is re-initialised (and its optimiser state dropped), and
+the epoch's order samples uniformly over the non-empty clusters (as the
+reference's ``UnifLabelSampler``). The NMI between consecutive epochs'
+assignments is logged (``nmi`` column, 0 in the first epoch).
+
+Input is Sobel-filtered grayscale (``ops.sobel``: the image normalised, gray,
+then the two 3x3 Sobel responses), so the encoder takes 2 channels; a random
+horizontal flip is the only augmentation. Defaults for small data: ``k=50``
+(~10x the 4 classes of ``shapes``), ``pca_dim=32`` (the recipe's 256 is for
+4096-d AlexNet features; the small encoder has 128).
+
+Under DDP each rank embeds a contiguous shard of the images; PCA statistics,
+k-means statistics and the labels are combined across ranks, so all ranks
+train on the same labels. Resuming re-clusters the current epoch with the
+resumed model (the labels are not stored in checkpoints).
+"""
+from __future__ import annotations
+
+from typing import Dict, List, Optional, Tuple
+
+import torch
+import torch.distributed as dist
+from torch import nn
+
+from .. import ops
+from .base import DEFAULT_MEAN, DEFAULT_STD, PretextTask, accuracy, register_task
+from .draws import uniform
+
+FLIP_FIELD = 0x466c6970  # "Flip"
+CACHE_BYTES = 1 << 30  # data sets up to this size stay in memory between epochs
+
+
+def pca_whiten(features: torch.Tensor, dim: int, world: int = 1, eps: float = 1e-5) -> torch.Tensor:
+    """``features`` ``[N, D]`` projected on their top ``dim`` principal axes,
+    each divided by the square root of its variance (+ eps), then L2
+    normalised per row. Under DDP (``world > 1``) the mean and covariance are
+    those of every rank's rows together."""
+    x = features.double()
+    stats = torch.cat([x.sum(0), (x.T @ x).reshape(-1), x.new_tensor([x.shape[0]])])
+    if world > 1:
+        dist.all_reduce(stats)
+    d = x.shape[1]
+    count = stats[-1]
+    mean = stats[:d] / count
+    covariance = stats[d:-1].view(d, d) / count - torch.outer(mean, mean)
+    values, vectors = torch.linalg.eigh(covariance)  # ascending
+    top = min(dim, d)
+    projection = vectors[:, -top:].flip(1) / torch.sqrt(values[-top:].flip(0).clamp(min=0) + eps)
+    reduced = (x - mean) @ projection
+    return nn.functional.normalize(reduced, dim=1).float()
+
+
+def uniform_cluster_order(labels: torch.Tensor, k: int, generator: torch.Generator) -> torch.Tensor:
+    """``len(labels)`` indices drawn uniformly over the non-empty clusters:
+    each gets ``N // clusters + 1`` draws (with replacement when it is
+    smaller), then all are shuffled and cut to ``N``."""
+    n = labels.shape[0]
+    order = torch.argsort(labels, stable=True)
+    counts = torch.bincount(labels, minlength=k)
+    starts = torch.cumsum(counts, 0) - counts
+    present = torch.nonzero(counts).view(-1)
+    per_cluster = n // len(present) + 1
+    picks = []
+    for c in present.tolist():
+        size, start = int(counts[c]), int(starts[c])
+        members = order[start:start + size]
+        if size >= per_cluster:
+            picks.append(members[torch.randperm(size, generator=generator)[:per_cluster]])
+        else:
+            picks.append(members[torch.randint(size, (per_cluster,), generator=generator)])
+    chosen = torch.cat(picks)
+    return chosen[torch.randperm(len(chosen), generator=generator)[:n]]
+
+
+def nmi(a: torch.Tensor, b: torch.Tensor) -> float:
+    from sklearn.metrics import normalized_mutual_info_score
+
+    return float(normalized_mutual_info_score(a.cpu().numpy(), b.cpu().numpy()))
+
+
+class DeepClusterNet(nn.Module):
+    """Encoder -> pooled features -> linear classifier over the clusters."""
+
+    def __init__(self, encoder, k: int):
+        super().__init__()
+        self.encoder = encoder
+        self.head = nn.Linear(encoder.out_channels, k)
+        self.reset_head()
+
+    def reset_head(self) -> None:
+        """The reference's top-layer init: N(0, 0.01) weights, zero bias."""
+        nn.init.normal_(self.head.weight, std=0.01)
+        nn.init.zeros_(self.head.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.encoder.pooled(x))
+
+
+@register_task
+class DeepClusterTask(PretextTask):
+    """Options: ``k`` (clusters), ``pca_dim``, ``kmeans_iters`` (Lloyd
+    iterations per epoch), ``init`` (k-means init: "random" as faiss, or
+    "k-means++"), ``flip`` (random horizontal flips), ``feature_batch``
+    (images per forward pass when embedding the data set), ``batch_ops``
+    ("sslfast": fused Sobel; "torch": grayscale + conv2d Sobel in torch)."""
+
+    name = "deepcluster"
+    input_channels = 2
+    train_defaults = {"optimizer": "sgd", "lr": 0.05, "weight_decay": 1e-5}
+
+    def __init__(self, k: int = 50, pca_dim: int = 32, kmeans_iters: int = 20, init: str = "random",
+                 flip: bool = True, feature_batch: int = 256, mean=DEFAULT_MEAN, std=DEFAULT_STD,
+                 batch_ops: str = "sslfast"):
+        if batch_ops not in ("sslfast", "torch"):
+            raise ValueError(f"batch_ops: expected 'sslfast' or 'torch', got {batch_ops!r}")
+        if k < 2:
+            raise ValueError(f"k: expected at least 2 clusters, got {k}")
+        if pca_dim < 1:
+            raise ValueError(f"pca_dim: expected a positive dimension, got {pca_dim}")
+        if init not in ops.INIT_METHODS:
+            raise ValueError(f"init: expected one of {ops.INIT_METHODS}, got {init!r}")
+        super().__init__(k=k, pca_dim=pca_dim, kmeans_iters=kmeans_iters, init=init, flip=flip,
+                         feature_batch=feature_batch, mean=tuple(mean), std=tuple(std), batch_ops=batch_ops)
+        self.k, self.pca_dim, self.kmeans_iters, self.init = k, pca_dim, kmeans_iters, init
+        self.flip, self.feature_batch, self.mean, self.std = flip, feature_batch, tuple(mean), tuple(std)
+        self.batch_ops = batch_ops
+        self.labels: Optional[torch.Tensor] = None  # cluster id of every data-set image, this epoch
+        self.last_nmi = 0.0
+        self.history: List[Dict[str, float]] = []
+        self._cache: Optional[tuple] = None  # ((data set id, shard), uint8 images)
+
+    # -- input ---------------------------------------------------------------
+    def prepare_input(self, images: torch.Tensor) -> torch.Tensor:
+        """Normalised, gray, Sobel: ``[B, 2, H, W]`` float32."""
+        if self.batch_ops == "torch":
+            return self._torch_sobel(images)
+        return ops.sobel(images, mean=self.mean, std=self.std, out_dtype=torch.float32)
+
+    def _torch_sobel(self, images: torch.Tensor) -> torch.Tensor:
+        mean = torch.tensor(self.mean, device=images.device).view(1, -1, 1, 1)
+        std = torch.tensor(self.std, device=images.device).view(1, -1, 1, 1)
+        x = (images.float() / 255 - mean) / std
+        weights = torch.tensor(ops.LUMA_WEIGHTS, device=images.device).view(1, -1, 1, 1)
+        gray = (x * weights).sum(1, keepdim=True)
+        dx = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]], device=images.device)
+        kernels = torch.stack([dx, dx.T]).unsqueeze(1)
+        return nn.functional.conv2d(gray, kernels, padding=1)
+
+    def make_batch(self, images: torch.Tensor, index: torch.Tensor, seed: int) -> Tuple[torch.Tensor, torch.Tensor]:
+        """``(Sobel input [B, 2, H, W], this epoch's cluster ids [B])``; ids are
+        -1 (ignored by the loss) before the first clustering."""
+        inputs = self.prepare_input(images)
+        if self.flip:
+            flipped = uniform(seed, index, 1, FLIP_FIELD).view(-1, 1, 1, 1) < 0.5
+            inputs = torch.where(flipped, inputs.flip(-1), inputs)
+        if self.labels is None:
+            targets = torch.full_like(index, -1)
+        else:
+            targets = self.labels.to(index.device)[index]
+        return inputs, targets
+
+    # -- clustering ----------------------------------------------------------
+    def cluster(self, features: torch.Tensor, seed: int, distributed: bool = False) -> ops.KMeansResult:
+        """PCA-whitened, L2-normalised ``features`` clustered into ``k``
+        (this rank's rows under DDP)."""
+        world = dist.get_world_size() if distributed and dist.is_initialized() else 1
+        reduced = pca_whiten(features, self.pca_dim, world)
+        return ops.kmeans(reduced, self.k, iters=self.kmeans_iters, seed=seed, init=self.init,
+                          distributed=world > 1)
+
+    def set_labels(self, labels: torch.Tensor) -> None:
+        """Adopt new cluster ids (int64 ``[N]``); logs the NMI to the last ones."""
+        labels = labels.cpu()
+        self.last_nmi = nmi(self.labels, labels) if self.labels is not None else 0.0
+        self.labels = labels
+
+    def _load(self, dataset, indices: range) -> torch.Tensor:
+        """uint8 images ``dataset[indices]``; kept for later epochs when they
+        take at most ``CACHE_BYTES`` (decoding or rendering the data set anew
+        every epoch costs more than the forward pass)."""
+        key = (id(dataset), indices.start, indices.stop)
+        if self._cache is not None and self._cache[0] == key:
+            return self._cache[1]
+        images = torch.stack([image for image, _ in dataset.__getitems__(list(indices))]) if len(indices) else None
+        if images is not None and images.numel() * images.element_size() <= CACHE_BYTES:
+            self._cache = (key, images)
+        return images
+
+    @torch.no_grad()
+    def embed(self, model: nn.Module, dataset, indices: range, device: torch.device) -> torch.Tensor:
+        """Pooled encoder features of ``dataset[indices]`` (eval mode, no flip)."""
+        encoder = getattr(model, "module", model).encoder
+        images = self._load(dataset, indices)
+        if images is None:
+            return torch.zeros(0, encoder.out_channels, device=device)
+        was_training = encoder.training
+        encoder.eval()
+        out = [encoder.pooled(self.prepare_input(images[i:i + self.feature_batch].to(device))).float()
+               for i in range(0, len(images), self.feature_batch)]
+        encoder.train(was_training)
+        return torch.cat(out)
+
+    def epoch_order(self, trainer, epoch: int) -> torch.Tensor:
+        """Re-cluster the data set, reset the head, and sample uniformly over
+        the non-empty clusters."""
+        from ..train import pretext_seed
+
+        n, rank, world = len(trainer.dataset), trainer.rank, trainer.world
+        shard = range(rank * n // world, (rank + 1) * n // world)
+        features = self.embed(trainer.raw_model, trainer.dataset, shard, trainer.device)
+        seed = pretext_seed(trainer.config.seed, epoch)
+        result = self.cluster(features, seed, distributed=world > 1)
+        labels = _gather_shards(result.assignments, n, world)
+        self.set_labels(labels)
+        counts = torch.bincount(self.labels, minlength=self.k)
+        self.history.append({"epoch": epoch, "nmi": self.last_nmi, "inertia": result.inertia,
+                             "clusters": int((counts > 0).sum())})
+        model = trainer.raw_model
+        model.reset_head()
+        for optimizer in trainer.optimizers.values():
+            for p in model.head.parameters():
+                optimizer.state.pop(p, None)
+        generator = torch.Generator().manual_seed(seed)
+        return uniform_cluster_order(self.labels, self.k, generator)
+
+    # -- model ---------------------------------------------------------------
+    def build_model(self, backbone: str = "small", **backbone_options) -> nn.Module:
+        return DeepClusterNet(self.make_encoder(backbone, **backbone_options), self.k)
+
+    def loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        return nn.functional.cross_entropy(outputs, targets, ignore_index=-1)
+
+    def metrics(self, outputs: torch.Tensor, targets: torch.Tensor) -> Dict[str, float]:
+        known = targets >= 0
+        hit = accuracy(outputs[known], targets[known]) if known.any() else 0.0
+        return {"accuracy": hit, "nmi": self.last_nmi}
+
+    def show_batch(self, images: torch.Tensor, index: torch.Tensor, seed: int, model: Optional[nn.Module] = None):
+        """The Sobel input (|d/dx| and |d/dy| as red and green) captioned with
+        the cluster id, and the model's guess when a model is given."""
+        inputs, targets = self.make_batch(images, index, seed)
+        predictions = None
+        if model is not None:
+            with torch.no_grad():
+                predictions = model.eval()(inputs).argmax(1)
+        magnitude = inputs.abs().cpu()
+        scale = magnitude.flatten(1).amax(1).clamp(min=1e-6).view(-1, 1, 1, 1)
+        pictures = torch.cat([magnitude / scale, torch.zeros_like(magnitude[:, :1])], 1)
+        captions = [f"cluster {int(t)}" + ("" if predictions is None else f" pred {int(predictions[i])}")
+                    for i, t in enumerate(targets.tolist())]
+        return pictures, captions
+
+    def quality(self, model: nn.Module, images: torch.Tensor, index: torch.Tensor, seed: int) -> List[Dict]:
+        """NMI between the head's predictions and a fresh k-means of the
+        held-out features (does the head still name the clusters the
+        features form?), beside the same with the predictions shuffled."""
+        inputs = self.prepare_input(images)
+        with torch.no_grad():
+            model = model.eval()
+            features = model.encoder.pooled(inputs).float()
+            predictions = model.head(features).argmax(1)
+        k = min(self.k, max(2, images.shape[0] // 4))
+        clusters = ops.kmeans(pca_whiten(features, self.pca_dim), k, iters=self.kmeans_iters, seed=seed,
+                              init=self.init).assignments
+        shuffled = predictions[torch.randperm(len(predictions), generator=torch.Generator().manual_seed(seed))]
+        return [{"metric": "NMI(head, k-means of features)", "model": nmi(predictions, clusters),
+                 "baseline": nmi(shuffled, clusters), "baseline_name": "shuffled predictions", "better": "higher"}]
+
+
+def _gather_shards(local: torch.Tensor, n: int, world: int) -> torch.Tensor:
+    """The full ``[n]`` vector from every rank's contiguous shard."""
+    if world == 1:
+        return local
+    width = (n + world - 1) // world + 1
+    padded = torch.full((width,), -1, dtype=local.dtype, device=local.device)
+    padded[:local.shape[0]] = local
+    parts = [torch.empty_like(padded) for _ in range(world)]
+    dist.all_gather(parts, padded)
+    sizes = [(r + 1) * n // world - r * n // world for r in range(world)]
+    return torch.cat([part[:size] for part, size in zip(parts, sizes)])
+
