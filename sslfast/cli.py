@@ -216,7 +216,7 @@ def demo(args) -> None:
     """The whole workflow in a few minutes on the CPU: rotation pretext
     samples, pretraining on unlabelled built-in images, and few-label transfer
     against a random init."""
-    from .results import ResultsPlan, run
+    from .results import ResultsPlan, run, table_name
     from .train import TrainConfig
 
     start = time.perf_counter()
@@ -230,7 +230,7 @@ def demo(args) -> None:
     print(f"2/3 pretraining rotation on {args.data or 'each data set'} ({args.size} px, {args.steps} steps, {args.device}), "
           f"then a linear probe with 10 labels per class on {', '.join(args.eval_data)} vs random init")
     table = run(plan, log=lambda line: print("   " + line))
-    print(f"3/3 results ({os.path.join(args.out, 'results.md')}):\n\n{table}\n")
+    print(f"3/3 results ({os.path.join(args.out, table_name(args.eval_data) + '.md')}):\n\n{table}\n")
     print(f"loss curves and logs: {os.path.join(args.out, 'rotation', '*', 'seed0', 'loss.png')} and log.csv")
     print(f"done in {time.perf_counter() - start:.0f}s")
 

@@ -11,6 +11,7 @@ architecture, and report test accuracy.
 """
 from __future__ import annotations
 
+import csv
 import json
 import os
 from dataclasses import dataclass, field, replace
@@ -44,8 +45,24 @@ def _mean_std(values: List[float]) -> str:
     return f"{arr.mean():.1f} ± {arr.std(ddof=1) if len(arr) > 1 else 0.0:.1f}"
 
 
+def table_name(eval_data: Sequence[str]) -> str:
+    """File stem of the table for these evaluation sets, e.g. ``results_shapes_digits``."""
+    return "results_" + "_".join(os.path.basename(os.path.normpath(d)) for d in eval_data)
+
+
+def _logged_images_per_s(run_dir: str) -> float:
+    """Median pretraining throughput from a run's log.csv (also for a run
+    finished earlier and only re-evaluated now)."""
+    path = os.path.join(run_dir, "log.csv")
+    if not os.path.isfile(path):
+        return float("nan")
+    with open(path) as f:
+        values = [float(row["images_per_s"]) for row in csv.DictReader(f) if row.get("images_per_s")]
+    return float(np.median(values)) if values else float("nan")
+
+
 def run(plan: ResultsPlan, log=print) -> str:
-    """Pretrain, evaluate, and write ``results.md`` / ``results.json``; returns the markdown."""
+    """Pretrain, evaluate, and write ``results_<eval sets>.md`` / ``.json``; returns the markdown."""
     from .data import get_dataset
 
     os.makedirs(plan.out_dir, exist_ok=True)
@@ -53,6 +70,7 @@ def run(plan: ResultsPlan, log=print) -> str:
                         get_dataset(name, split="test", size=plan.size)) for name in plan.eval_data}
     scores: Dict[tuple, Dict[str, List[float]]] = {}
     throughput: Dict[tuple, float] = {}
+    steps: Dict[tuple, int] = {}
     for task_name in plan.tasks:
         for data_name, (train, test) in eval_sets.items():
             source = plan.pretrain_data or data_name
@@ -63,9 +81,9 @@ def run(plan: ResultsPlan, log=print) -> str:
                 config = replace(plan.train, **task.train_defaults, seed=seed, out_dir=run_dir, data=source,
                                  image_size=plan.size, steps=plan.task_steps.get(task_name, plan.train.steps))
                 trainer = Trainer(task, pretrain_set, config, resume=True)
-                rows = trainer.fit()
-                if rows:
-                    throughput[(task_name, data_name)] = float(np.median([r["images_per_s"] for r in rows]))
+                trainer.fit()
+                throughput[(task_name, data_name)] = _logged_images_per_s(run_dir)
+                steps[(task_name, data_name)] = trainer.step
                 checkpoint = trainer.checkpoint_path
                 log(f"{task_name} on {source}, seed {seed}: pretrained to step {trainer.step} ({checkpoint})")
 
@@ -84,19 +102,20 @@ def run(plan: ResultsPlan, log=print) -> str:
                     + ", ".join(f"{name} {100 * p['linear'][0]:.1f}%" for name, p in result.items()))
     lines = [f"Linear probe, {plan.labels_per_class} labels per class, {plan.size} px, mean ± std over "
              f"{plan.seeds} pretraining seeds (accuracy %)", "",
-             "| task | data | pretrained | random init | gain (points) | pretrain images/s |",
-             "|---|---|---|---|---|---|"]
+             "| task | data | pretrained | random init | gain (points) | pretrain steps | pretrain images/s |",
+             "|---|---|---|---|---|---|---|"]
     table = []
     for (task_name, data_name), by_encoder in scores.items():
         gain = (np.mean(by_encoder["pretrained"]) - np.mean(by_encoder["random init"])) * 100
         lines.append(f"| {task_name} | {data_name} | {_mean_std(by_encoder['pretrained'])} | "
-                     f"{_mean_std(by_encoder['random init'])} | {gain:+.1f} | "
-                     f"{throughput.get((task_name, data_name), float('nan')):.0f} |")
+                     f"{_mean_std(by_encoder['random init'])} | {gain:+.1f} | {steps[(task_name, data_name)]} | "
+                     f"{throughput[(task_name, data_name)]:.0f} |")
         table.append({"task": task_name, "data": data_name, **by_encoder, "gain_points": gain})
     text = "\n".join(lines)
-    with open(os.path.join(plan.out_dir, "results.md"), "w") as f:
+    name = table_name(plan.eval_data)
+    with open(os.path.join(plan.out_dir, f"{name}.md"), "w") as f:
         f.write(text + "\n")
-    with open(os.path.join(plan.out_dir, "results.json"), "w") as f:
+    with open(os.path.join(plan.out_dir, f"{name}.json"), "w") as f:
         json.dump({"plan": {k: v for k, v in plan.__dict__.items() if k != "train"},
                    "train": plan.train.__dict__, "rows": table}, f, indent=2, default=str)
     return text

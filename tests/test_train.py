@@ -249,3 +249,20 @@ def test_results_steps_per_task():
 
     assert _steps_by_task(["300", "colorization=150"]) == (300, {"colorization": 150})
     assert _steps_by_task(["jigsaw=20"]) == (1500, {"jigsaw": 20})
+
+
+def test_results_table_reuses_finished_runs(tmp_path):
+    from sslfast.results import ResultsPlan, run
+
+    plan = ResultsPlan(tasks=("rotation",), seeds=1, eval_data=("shapes",), size=32, out_dir=str(tmp_path),
+                       train=TrainConfig(steps=4, batch_size=16, lr=0.05, checkpoint_every=4),
+                       task_steps={"rotation": 3})
+    first = run(plan, log=lambda line: None)
+    checkpoint = tmp_path / "rotation" / "shapes" / "seed0" / "checkpoint.pt"
+    written = checkpoint.stat().st_mtime_ns
+    assert run(plan, log=lambda line: None) == first  # same table, no retraining
+    assert checkpoint.stat().st_mtime_ns == written
+    assert torch.load(checkpoint, weights_only=False)["step"] == 3
+    row = [line for line in first.splitlines() if line.startswith("| rotation | shapes |")]
+    assert len(row) == 1 and row[0].split("|")[6].strip() == "3"
+    assert (tmp_path / "results_shapes.md").read_text().strip() == first
