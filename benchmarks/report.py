@@ -46,6 +46,8 @@ FAMILIES = {
     "resize": "benchmarks.resize_impls",
     "sobel": "benchmarks.sobel_impls",
     "mask": "benchmarks.mask_impls",
+    "motion": "benchmarks.motion_impls",
+    "video_tuples": "benchmarks.video_impls",
 }
 
 

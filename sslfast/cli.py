@@ -239,8 +239,8 @@ def results(args) -> None:
     from .results import ResultsPlan, run
     from .train import TrainConfig
 
-    plan = ResultsPlan(tasks=tuple(args.tasks), seeds=args.seeds, eval_data=tuple(args.eval_data), size=args.size,
-                       out_dir=args.out, train=TrainConfig(steps=args.steps, batch_size=64, lr=0.05, warmup_steps=50,
+    plan = ResultsPlan(tasks=tuple(args.tasks), seeds=args.seeds, pretrain_data=args.pretrain_data,
+                       eval_data=tuple(args.eval_data), size=args.size, out_dir=args.out, train=TrainConfig(steps=args.steps, batch_size=64, lr=0.05, warmup_steps=50,
                                                            checkpoint_every=250, device=args.device))
     print(run(plan))
 
@@ -323,6 +323,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("results", help="the transfer table: tasks vs random init over seeds (long)")
     p.add_argument("--tasks", nargs="+", default=["rotation"])
     p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--pretrain-data", default=None,
+                   help="pretraining data for every task, e.g. videos for frame_order (default: each evaluation "
+                        "set's own training images, labels unused)")
     p.add_argument("--eval-data", nargs="+", default=["shapes", "digits"])
     p.add_argument("--size", type=int, default=32)
     p.add_argument("--steps", type=int, default=1500)

@@ -14,6 +14,7 @@ from ._checks import SUPPORTED_DTYPES
 from .color import (ABPriorAccumulator, ColorizationBatch, ab_decode, ab_encode, ab_gamut_bins, ab_prior,
                     colorization_batch, l_bin_centres, lab_to_rgb, quantize_l, rgb_to_lab)
 from .mask import apply_mask, sample_boxes, sample_masks
+from .motion import frame_motion
 from .patches import (PermutationStats, context_geometry, gather_patches, jigsaw_geometry, permutation_set,
                       sample_color_drop, sample_context, sample_jigsaw, sample_tuples)
 from .render import (LIGHT_KINDS, PRIMITIVES, TEXTURES, Scenes, axis_angle, render_scenes, sample_scenes,
@@ -28,4 +29,5 @@ __all__ = ["SUPPORTED_DTYPES", "rotate90", "rotate90_all", "sample_rotation",
            "axis_angle", "render_scenes", "sample_scenes",
            "rgb_to_lab", "lab_to_rgb", "ab_gamut_bins", "ab_encode", "colorization_batch", "ColorizationBatch",
            "ab_prior", "ABPriorAccumulator", "ab_decode", "quantize_l", "l_bin_centres",
-           "resize", "sr_pair", "grayscale", "sobel", "LUMA_WEIGHTS", "apply_mask", "sample_boxes", "sample_masks"]
+           "resize", "sr_pair", "grayscale", "sobel", "LUMA_WEIGHTS", "apply_mask", "sample_boxes", "sample_masks",
+           "frame_motion"]

@@ -6,6 +6,6 @@ network is the encoder kept for transfer. The CLI and the Trainer know tasks
 only through :func:`get_task`.
 """
 from .base import PretextTask, TASKS, get_task, register_task
-from . import rotation  # noqa: F401  (registers "rotation")
+from . import frame_order, rotation  # noqa: F401  (register "frame_order", "rotation")
 
 __all__ = ["PretextTask", "TASKS", "get_task", "register_task"]
