@@ -36,6 +36,7 @@ READ_TIMEOUT = 30.0      # seconds one open or get_batch may take
 MAX_OPEN_READERS = 32    # per process; least recently used readers are closed
 TUPLE_FRAMES = 5         # a < b < c < d < e per mined window
 CACHE_VERSION = 1
+_FORKED_READERS: list = []  # readers inherited through fork (see VideoFolder._reader)
 
 
 def cache_root() -> str:
@@ -284,7 +285,11 @@ class VideoFolder(Dataset):
     def _reader(self, video: int):
         import decord
 
-        if self._pid != os.getpid():  # forked: the parent's readers must not be touched here
+        if self._pid != os.getpid():
+            # Forked: the parent's readers are unusable here, and destroying
+            # one would join decoder threads that do not exist in this process
+            # (a hang), so they are parked, never used nor freed.
+            _FORKED_READERS.append(self._readers)
             self._readers, self._pid = OrderedDict(), os.getpid()
         reader = self._readers.get(video)
         if reader is None:
