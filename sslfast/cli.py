@@ -3,7 +3,7 @@
   sslfast pretrain TASK --data {photos,shapes,digits,videos,PATH} [--steps N ...]
   sslfast evaluate CHECKPOINT --data shapes --labels-per-class 10
   sslfast show TASK [--checkpoint C] --data photos
-  sslfast show {photos,shapes,digits,PATH}     (a data set's samples and labels)
+  sslfast show {photos,shapes,digits,videos,PATH}  (a data set's samples and labels)
   sslfast quality CHECKPOINT --data photos     (pretext quality vs a trivial baseline)
   sslfast demo
   sslfast results [--seeds 3]
@@ -143,6 +143,8 @@ def show_data(name: str, split: str, size: int, count: int, out: str) -> List[st
     dataset = _dataset(name, split, size)
     items = [dataset[i] for i in range(min(count, len(dataset)))]
     images = torch.stack([image for image, _ in items])
+    if images.dim() == 5:  # video windows [N, T, C, H, W]: the frames of each side by side
+        images = torch.cat(images.unbind(1), dim=-1)
     captions = [f"{i}: {dataset.classes[label]}" if label >= 0 and dataset.classes else f"#{i}"
                 for i, (_, label) in enumerate(items)]
     paths = [save_png(out, image_grid(images, captions, columns=8))]

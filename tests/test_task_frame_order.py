@@ -31,7 +31,7 @@ def test_make_batch_cuts_the_sampled_tuples(windows):
     index = torch.arange(10, 26)
     tuples, labels = task.make_batch(windows[:16], index, seed=4)
     assert tuples.shape == (16, 3, 3, 24, 24) and tuples.dtype == torch.float32
-    src, origins, want = ops.sample_tuples(4, index, 5, (27, 27), 24, positive=0.25)
+    src, origins, want = ops.sample_tuples(4, index, 5, (27, 27), 24, positive=0.5)
     assert torch.equal(labels, want)
     b, k = 3, 1
     y, x = origins[b, k].tolist()

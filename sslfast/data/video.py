@@ -33,7 +33,7 @@ from .folder import SPLITS, _in_split, fit_square
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".webm", ".mov")
 PROBE_TIMEOUT = 60.0     # seconds one file's scan may take before it counts as hung
 READ_TIMEOUT = 30.0      # seconds one open or get_batch may take
-MAX_OPEN_READERS = 32    # per process; least recently used readers are closed
+MAX_OPEN_READERS = 64    # per process; least recently used readers are closed
 TUPLE_FRAMES = 5         # a < b < c < d < e per mined window
 CACHE_VERSION = 1
 _FORKED_READERS: list = []  # readers inherited through fork (see VideoFolder._reader)
@@ -218,15 +218,19 @@ class VideoFolder(Dataset):
     skipped from then on in that process (reported the same way).
 
     Readers are opened lazily in the process that reads (one per file,
-    ``num_threads=1``, the least recently used closed beyond 32), so the
-    folder works in DataLoader workers started by fork or spawn. Item ``i`` is
+    ``num_threads=1``, the least recently used closed beyond 64), so the
+    folder works in DataLoader workers started by fork or spawn. With
+    ``keep_decoded`` (a byte budget per process), :meth:`read` decodes a
+    whole video once and serves later reads from memory while the decoded
+    videos fit the budget: for small clip collections read over and over
+    (the built-in ``videos``), where decoding would dominate training. Item ``i`` is
     ``(uint8 [T, 3, H, W] tensor of every frame, label)``; use :meth:`read`
     for chosen frames.
     """
 
     def __init__(self, root: str, *, split: str = "all", extensions: Tuple[str, ...] = VIDEO_EXTENSIONS,
                  motion_size: int = 32, probe_timeout: float = PROBE_TIMEOUT, read_timeout: float = READ_TIMEOUT,
-                 cache_dir: Optional[str] = None):
+                 cache_dir: Optional[str] = None, keep_decoded: int = 0):
         if not os.path.isdir(root):
             raise ValueError(f"root: {root!r} is not a directory")
         if split not in SPLITS:
@@ -264,6 +268,8 @@ class VideoFolder(Dataset):
                              f"(split {split!r}; skipped: {len(self.skipped)})")
         self._readers: "OrderedDict[int, object]" = OrderedDict()
         self._pid = os.getpid()
+        self.keep_decoded = int(keep_decoded)
+        self._decoded: Dict[int, np.ndarray] = {}
 
     def __len__(self) -> int:
         return len(self.videos)
@@ -271,6 +277,7 @@ class VideoFolder(Dataset):
     def __getstate__(self):
         state = dict(self.__dict__)
         state["_readers"] = OrderedDict()  # decord readers cannot be pickled: reopen in the new process
+        state["_decoded"] = {}
         return state
 
     def _skip(self, video: int, path: str, reason: str, broken: bool = True) -> None:
@@ -308,7 +315,23 @@ class VideoFolder(Dataset):
         file skipped from now on) if the file fails or stalls."""
         if video in self._broken:
             return None
-        order = sorted(set(int(f) for f in frames))
+        frames = [int(f) for f in frames]
+        if video not in self._decoded and self._fits_in_memory(video):
+            whole = self._decode(video, range(self.videos[video].frames))
+            if whole is None:
+                return None
+            self._decoded[video] = whole
+        if video in self._decoded:
+            return self._decoded[video][frames]
+        return self._decode(video, frames)
+
+    def _fits_in_memory(self, video: int) -> bool:
+        info = self.videos[video]
+        held = sum(v.nbytes for v in self._decoded.values())
+        return held + info.frames * info.height * info.width * 3 <= self.keep_decoded
+
+    def _decode(self, video: int, frames: Sequence[int]) -> Optional[np.ndarray]:
+        order = sorted(set(frames))
         path = self.videos[video].path
         try:
             reader = self._reader(video)
@@ -322,7 +345,7 @@ class VideoFolder(Dataset):
             self._skip(video, path, f"asked for {len(order)} frames, got {batch.shape[0]}")
             return None
         position = {f: i for i, f in enumerate(order)}
-        return batch[[position[int(f)] for f in frames]]
+        return batch[[position[f] for f in frames]]
 
     def __getitem__(self, index: int):
         for step in range(len(self.videos)):
