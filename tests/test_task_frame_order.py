@@ -60,7 +60,9 @@ def test_model_is_a_shared_three_tower_siamese_network():
 
 
 def test_a_few_steps_lower_the_loss(windows, tmp_path):
-    rows = Trainer(get_task("frame_order"), windows, config(tmp_path)).fit()
+    # With the paper's 25% positives the first thing to learn (within a few
+    # steps) is the label prior; balanced tuples need far longer runs.
+    rows = Trainer(get_task("frame_order", positive=0.25), windows, config(tmp_path)).fit()
     first = sum(r["loss"] for r in rows[:5]) / 5
     last = sum(r["loss"] for r in rows[-5:]) / 5
     assert last < first - 0.03, (first, last)

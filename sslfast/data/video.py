@@ -32,6 +32,7 @@ from .folder import SPLITS, _in_split, fit_square
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".webm", ".mov")
 PROBE_TIMEOUT = 60.0     # seconds one file's scan may take before it counts as hung
+STARTUP_TIMEOUT = 600.0  # seconds the scanning process may take to import torch and sslfast
 READ_TIMEOUT = 30.0      # seconds one open or get_batch may take
 MAX_OPEN_READERS = 64    # per process; least recently used readers are closed
 TUPLE_FRAMES = 5         # a < b < c < d < e per mined window
@@ -105,6 +106,10 @@ def probe_video(path: str, motion_size: int = 32, chunk: int = 64) -> VideoInfo:
 def _probe_main() -> None:
     """Child-process side of :func:`scan_videos`: JSON list of paths on stdin,
     one JSON line per path on stdout, flushed as soon as it is known."""
+    from .. import ops  # noqa: F401  (the slow imports, before the ready line)
+
+    sys.stdout.write("ready\n")
+    sys.stdout.flush()
     request = json.loads(sys.stdin.readline())
     for path in request["paths"]:
         try:
@@ -132,7 +137,7 @@ def scan_videos(paths: Sequence[str], motion_size: int = 32, timeout: float = PR
                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
                                  env=env)
         child.stdin.write(json.dumps({"paths": pending, "motion_size": motion_size}) + "\n")
-        child.stdin.flush()
+        child.stdin.flush()  # read by the child once its imports are done
         lines: "queue.Queue[str]" = queue.Queue()
 
         def pump(stream=child.stdout, lines=lines):
@@ -143,9 +148,14 @@ def scan_videos(paths: Sequence[str], motion_size: int = 32, timeout: float = PR
         threading.Thread(target=pump, daemon=True).start()
         done = 0
         try:
+            try:  # imports first: their time (long on a loaded machine) is not a file's fault
+                ready = lines.get(timeout=STARTUP_TIMEOUT)
+            except queue.Empty:
+                ready = ""
+            if ready != "ready\n":
+                raise RuntimeError("scan_videos: the scanning process did not start (cannot import sslfast?)")
             for path in pending:
-                # The child imports torch first: give the first file extra time.
-                line = lines.get(timeout=timeout + (30.0 if done == 0 else 0.0))
+                line = lines.get(timeout=timeout)
                 if not line:
                     failures[path] = f"the decoder crashed (exit code {child.wait()})"
                     done += 1
