@@ -211,6 +211,14 @@ class ScanCache:
         os.replace(tmp, self.path)
 
 
+def _channels_first(frames: np.ndarray) -> torch.Tensor:
+    """uint8 [T, H, W, C] -> contiguous [T, C, H, W]. The copy is NumPy's, on
+    one thread: torch's parallel copy of these small arrays costs more in
+    thread synchronisation than it saves (30 ms instead of 0.1 ms per window
+    on a busy 2-core machine)."""
+    return torch.from_numpy(np.ascontiguousarray(frames.transpose(0, 3, 1, 2)))
+
+
 # --------------------------------------------------------------------------- the folder
 class VideoFolder(Dataset):
     """Every video under ``root`` (mp4, avi, mkv, webm, mov; any nesting).
@@ -362,7 +370,7 @@ class VideoFolder(Dataset):
             video = (index + step) % len(self.videos)
             frames = self.read(video, range(self.videos[video].frames))
             if frames is not None:
-                return torch.from_numpy(frames).permute(0, 3, 1, 2).contiguous(), self.labels[video]
+                return _channels_first(frames), self.labels[video]
         raise RuntimeError(f"root: none of the {len(self.videos)} videos under {self.root!r} could be read")
 
 
@@ -450,7 +458,7 @@ class VideoTuples(Dataset):
             decoded = decoded[:, self.crop_top:]
             if self.size is not None:
                 decoded = np.stack([fit_square(frame, self.size) for frame in decoded])
-            return torch.from_numpy(np.ascontiguousarray(decoded)).permute(0, 3, 1, 2).contiguous(), video, chosen
+            return _channels_first(decoded), video, chosen
         raise RuntimeError(f"folder: none of the {len(self.miner.usable)} usable videos could be read")
 
     def __getitem__(self, index: int):
