@@ -1,4 +1,4 @@
-// frame_motion_cell and frame_motion_step of csrc/kernels/motion.h against a
+// frame_motion_row, frame_motion_cell and frame_motion_step of csrc/kernels/motion.h against a
 // naive double-precision box average and difference written here, for
 // uint8/float32/float16 frames, grid sizes that divide the frame and ones
 // that do not (overlapping bins), 1x1 frames, several clips and channels.
@@ -45,7 +45,18 @@ void check_case(int64_t clips, int64_t length, int64_t channels, int64_t h, int6
   std::vector<float> low(planes * oh * ow, -1.f), motion(clips * (length - 1), -1.f);
   FrameMotionArgs a{frames.data(), low.data(), motion.data(), clips, length, channels, h, w, oh, ow,
                     std::is_same_v<T, uint8_t> ? 1.f / 255.f : 1.f};
+  // The CPU's row path first; the CUDA's per-cell path must give the same cells.
+  std::vector<float> columns(w);
+  for (int64_t r = 0; r < planes * oh; ++r) frame_motion_row<T>(a, r, columns.data());
+  const std::vector<float> by_rows = low;
   for (int64_t i = 0; i < (int64_t)low.size(); ++i) frame_motion_cell<T>(a, i);
+  for (size_t i = 0; i < low.size(); ++i) {
+    if constexpr (std::is_same_v<T, uint8_t>) {
+      CHECK_EQ(by_rows[i], low[i]);  // exact integer sums in either order
+    } else {
+      CHECK_MSG(std::fabs(by_rows[i] - low[i]) <= 1e-6f, "cell %zu: row %f vs cell %f", i, by_rows[i], low[i]);
+    }
+  }
   for (int64_t s = 0; s < (int64_t)motion.size(); ++s) frame_motion_step(a, s);
   std::vector<double> want_low(low.size());
   for (int64_t p = 0; p < planes; ++p) {
@@ -74,9 +85,9 @@ void check_still_and_cut() {
   std::vector<uint8_t> frames(length * h * w);
   for (int64_t t = 0; t < length; ++t)
     for (int64_t i = 0; i < h * w; ++i) frames[t * h * w + i] = (uint8_t)(t < 3 ? i * 7 : 255 - i);
-  std::vector<float> low(length * 4 * 4), motion(length - 1);
+  std::vector<float> low(length * 4 * 4), motion(length - 1), columns(w);
   FrameMotionArgs a{frames.data(), low.data(), motion.data(), 1, length, 1, h, w, 4, 4, 1.f / 255.f};
-  for (int64_t i = 0; i < (int64_t)low.size(); ++i) frame_motion_cell<uint8_t>(a, i);
+  for (int64_t r = 0; r < length * 4; ++r) frame_motion_row<uint8_t>(a, r, columns.data());
   for (int64_t s = 0; s < length - 1; ++s) frame_motion_step(a, s);
   for (int64_t s = 0; s < length - 1; ++s) CHECK_MSG((motion[s] != 0.f) == (s == 2), "step %lld", (long long)s);
 }

@@ -1,6 +1,8 @@
-// CPU backend of the motion family: low-resolution cells, then steps, each
-// loop over the shared per-element code.
+// CPU backend of the motion family: low-resolution rows of cells, then steps,
+// each a loop over the shared code of csrc/kernels/motion.h.
 #include <ATen/Parallel.h>
+
+#include <vector>
 
 #include "../kernels/dispatch_dtypes.h"
 #include "../kernels/motion.h"
@@ -8,13 +10,14 @@
 namespace sslfast::cpu {
 
 void frame_motion(const FrameMotionArgs& args, DType in) {
-  const int64_t cells = args.clips * args.length * args.channels * args.out_h * args.out_w;
-  // A cell reads (height / out_h) * (width / out_w) pixels: aim for ~32k reads per task.
-  const int64_t per_cell = std::max<int64_t>(1, (args.height / args.out_h) * (args.width / args.out_w));
+  // Work items are rows of cells (see frame_motion_row); ~32k pixels per task.
+  const int64_t rows = args.clips * args.length * args.channels * args.out_h;
+  const int64_t per_row = std::max<int64_t>(1, (args.height / args.out_h + 1) * args.width);
   dispatch_dtype(in, [&](auto tag) {
     using In = typename decltype(tag)::type;
-    at::parallel_for(0, cells, std::max<int64_t>(1, 32768 / per_cell), [&](int64_t begin, int64_t end) {
-      for (int64_t i = begin; i < end; ++i) frame_motion_cell<In>(args, i);
+    at::parallel_for(0, rows, std::max<int64_t>(1, 32768 / per_row), [&](int64_t begin, int64_t end) {
+      std::vector<float> columns(args.width);
+      for (int64_t r = begin; r < end; ++r) frame_motion_row<In>(args, r, columns.data());
     });
   });
   at::parallel_for(0, args.clips * (args.length - 1), 16, [&](int64_t begin, int64_t end) {

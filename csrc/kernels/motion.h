@@ -24,7 +24,7 @@ SSLFAST_HD int64_t cell_begin(int64_t i, int64_t extent, int64_t n) { return i *
 SSLFAST_HD int64_t cell_end(int64_t i, int64_t extent, int64_t n) { return ((i + 1) * extent + n - 1) / n; }
 
 // One low-resolution value: the mean of its cell in one channel of one frame,
-// in [0, 1] units. `flat` indexes the low grid.
+// in [0, 1] units. `flat` indexes the low grid (CUDA: one thread each).
 template <typename In>
 SSLFAST_HD void frame_motion_cell(const FrameMotionArgs& a, int64_t flat) {
   const int64_t x = flat % a.out_w, y = (flat / a.out_w) % a.out_h, plane = flat / (a.out_w * a.out_h);
@@ -35,6 +35,30 @@ SSLFAST_HD void frame_motion_cell(const FrameMotionArgs& a, int64_t flat) {
   for (int64_t r = y0; r < y1; ++r)
     for (int64_t c = x0; c < x1; ++c) sum += load_value(p + r * a.width + c);
   a.low[flat] = sum / (float)((y1 - y0) * (x1 - x0)) * a.scale;
+}
+
+// A whole row of cells (`row` = plane * out_h + y), as frame_motion_cell
+// computes them one by one, for the CPU: the band's rows are first summed
+// column-wise into `columns` (a.width floats; unit stride, vectorised, no
+// divisions per pixel), then each cell sums its columns. For uint8 every sum
+// is an exact integer, so both orders give the same bits; floating inputs
+// may differ in the last place.
+template <typename In>
+SSLFAST_HD void frame_motion_row(const FrameMotionArgs& a, int64_t row, float* columns) {
+  const int64_t y = row % a.out_h, plane = row / a.out_h;
+  const In* p = static_cast<const In*>(a.frames) + plane * a.height * a.width;
+  const int64_t y0 = cell_begin(y, a.height, a.out_h), y1 = cell_end(y, a.height, a.out_h);
+  for (int64_t c = 0; c < a.width; ++c) columns[c] = 0.f;
+  for (int64_t r = y0; r < y1; ++r) {
+    const In* line = p + r * a.width;
+    for (int64_t c = 0; c < a.width; ++c) columns[c] += load_value(line + c);
+  }
+  for (int64_t x = 0; x < a.out_w; ++x) {
+    const int64_t x0 = cell_begin(x, a.width, a.out_w), x1 = cell_end(x, a.width, a.out_w);
+    float sum = 0.f;
+    for (int64_t c = x0; c < x1; ++c) sum += columns[c];
+    a.low[row * a.out_w + x] = sum / (float)((y1 - y0) * (x1 - x0)) * a.scale;
+  }
 }
 
 // Step s (clip s / (length - 1), frames t and t + 1): mean over channels and
