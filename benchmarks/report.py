@@ -48,6 +48,8 @@ FAMILIES = {
     "mask": "benchmarks.mask_impls",
     "kmeans": "benchmarks.kmeans_impls",
     "pretext_batches": "benchmarks.pretext_batch_impls",
+    "motion": "benchmarks.motion_impls",
+    "video_tuples": "benchmarks.video_impls",
 }
 
 

@@ -3,7 +3,7 @@
   sslfast pretrain TASK --data {photos,shapes,digits,videos,PATH} [--steps N ...]
   sslfast evaluate CHECKPOINT --data shapes --labels-per-class 10
   sslfast show TASK [--checkpoint C] --data photos
-  sslfast show {photos,shapes,digits,PATH}     (a data set's samples and labels)
+  sslfast show {photos,shapes,digits,videos,PATH}  (a data set's samples and labels)
   sslfast quality CHECKPOINT --data photos     (pretext quality vs a trivial baseline)
   sslfast demo
   sslfast results [--seeds 3]
@@ -144,6 +144,8 @@ def show_data(name: str, split: str, size: int, count: int, out: str) -> List[st
     dataset = _dataset(name, split, size)
     items = [dataset[i] for i in range(min(count, len(dataset)))]
     images = torch.stack([image for image, _ in items])
+    if images.dim() == 5:  # video windows [N, T, C, H, W]: the frames of each side by side
+        images = torch.cat(images.unbind(1), dim=-1)
     captions = [f"{i}: {dataset.classes[label]}" if label >= 0 and dataset.classes else f"#{i}"
                 for i, (_, label) in enumerate(items)]
     paths = [save_png(out, image_grid(images, captions, columns=8))]
@@ -255,7 +257,8 @@ def results(args) -> None:
     from .train import TrainConfig
 
     steps, task_steps = _steps_by_task(args.steps)
-    plan = ResultsPlan(tasks=tuple(args.tasks), seeds=args.seeds, eval_data=tuple(args.eval_data), size=args.size,
+    plan = ResultsPlan(tasks=tuple(args.tasks), seeds=args.seeds, pretrain_data=args.pretrain_data,
+                       eval_data=tuple(args.eval_data), size=args.size,
                        out_dir=args.out, task_steps=task_steps,
                        train=TrainConfig(steps=steps, batch_size=64, lr=0.05, warmup_steps=50,
                                          checkpoint_every=250, device=args.device))
@@ -341,6 +344,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("results", help="the transfer table: tasks vs random init over seeds (long)")
     p.add_argument("--tasks", nargs="+", default=["rotation"])
     p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--pretrain-data", default=None,
+                   help="pretraining data for every task, e.g. videos for frame_order (default: each evaluation "
+                        "set's own training images, labels unused)")
     p.add_argument("--eval-data", nargs="+", default=["shapes", "digits"])
     p.add_argument("--size", type=int, default=32)
     p.add_argument("--steps", nargs="+", default=["1500"], metavar="N|TASK=N",

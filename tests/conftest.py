@@ -16,3 +16,15 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture
 def generator():
     return torch.Generator().manual_seed(1234)
+
+
+@pytest.fixture(scope="session")
+def video_cache(tmp_path_factory):
+    """A private sslfast cache folder (generated clips, video scans) shared by
+    the video tests; returns the folder of generated clips."""
+    from sslfast.data.videos import ensure_videos
+
+    root = tmp_path_factory.mktemp("sslfast-cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SSLFAST_CACHE", str(root))
+        yield ensure_videos()

@@ -1,8 +1,10 @@
 """Data sets: user folders and the built-in offline data.
 
-Every data set yields ``(uint8 [3, H, W] tensor, label)`` items (label -1
-where there is none) and has a ``classes`` attribute (label names, or None
-when unlabelled). :func:`get_dataset` is the one entry point the CLI and the
+Every image data set yields ``(uint8 [3, H, W] tensor, label)`` items (label
+-1 where there is none); the video data sets (``videos``,
+:class:`VideoTuples`) yield mined five-frame windows, ``(uint8 [5, 3, H, W]
+tensor, label)``, for the frame-order task. Each has a ``classes`` attribute
+(label names, or None when unlabelled). :func:`get_dataset` is the one entry point the CLI and the
 Trainer use.
 """
 from __future__ import annotations
@@ -15,11 +17,14 @@ from .digits import Digits
 from .folder import IMAGE_EXTENSIONS, ImageFolder
 from .photos import PHOTO_NAMES, PhotoCrops, load_photos
 from .shapes import Shapes
+from .video import VIDEO_EXTENSIONS, TupleMiner, VideoFolder, VideoTuples, frame_tuples, tuple_batches
+from .videos import Videos
 
-BUILT_IN = {"photos": PhotoCrops, "digits": Digits, "shapes": Shapes}
+BUILT_IN = {"photos": PhotoCrops, "digits": Digits, "shapes": Shapes, "videos": Videos}
 
 __all__ = ["get_dataset", "BUILT_IN", "Digits", "ImageFolder", "IMAGE_EXTENSIONS", "PhotoCrops", "Shapes",
-           "PHOTO_NAMES", "load_photos"]
+           "PHOTO_NAMES", "load_photos", "VIDEO_EXTENSIONS", "TupleMiner", "VideoFolder", "VideoTuples", "Videos",
+           "frame_tuples", "tuple_batches"]
 
 
 def get_dataset(name_or_path: str, split: str = "train", size: int = 64, **options) -> Dataset:
@@ -28,7 +33,8 @@ def get_dataset(name_or_path: str, split: str = "train", size: int = 64, **optio
     Args:
         name_or_path: "photos" (:class:`PhotoCrops`, unlabelled crops of the
             bundled photographs), "digits" (:class:`Digits`), "shapes"
-            (:class:`Shapes`), or a directory (:class:`ImageFolder`; if it has
+            (:class:`Shapes`), "videos" (:class:`Videos`, mined windows of
+            the generated clips), or a directory (:class:`ImageFolder`; if it has
             ``train``/``test`` sub-folders, the one named by ``split`` is
             used, else a fixed 80/20 split of its files).
         split: "train" or "test" (held-out).

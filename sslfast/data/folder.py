@@ -24,6 +24,20 @@ def _in_split(relative_path: str, split: str) -> bool:
     return held_out == (split == "test")
 
 
+def fit_square(image: np.ndarray, size: Optional[int]) -> np.ndarray:
+    """An HWC image with its shorter side resized to ``size`` (area averaging
+    down, bilinear up), centre-cropped to ``size`` x ``size``; as is for None."""
+    if size is None:
+        return image
+    h, w = image.shape[:2]
+    scale = size / min(h, w)
+    new_h, new_w = max(size, round(h * scale)), max(size, round(w * scale))
+    if (new_h, new_w) != (h, w):
+        image = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    top, left = (new_h - size) // 2, (new_w - size) // 2
+    return image[top:top + size, left:left + size]
+
+
 class ImageFolder(Dataset):
     """Every image under ``root`` (any nesting, symlinks not followed).
 
@@ -92,16 +106,6 @@ class ImageFolder(Dataset):
             self._skip(path, "failed to decode")
         return image
 
-    def _fit(self, image: np.ndarray) -> np.ndarray:
-        if self.size is None:
-            return image
-        h, w = image.shape[:2]
-        scale = self.size / min(h, w)
-        new_h, new_w = max(self.size, round(h * scale)), max(self.size, round(w * scale))
-        image = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
-        top, left = (new_h - self.size) // 2, (new_w - self.size) // 2
-        return image[top:top + self.size, left:left + self.size]
-
     def __getitem__(self, index: int):
         for step in range(len(self.samples)):
             path, label = self.samples[(index + step) % len(self.samples)]
@@ -109,5 +113,6 @@ class ImageFolder(Dataset):
                 continue
             image = self._decode(path)
             if image is not None:
-                return torch.from_numpy(np.ascontiguousarray(self._fit(image))).permute(2, 0, 1).contiguous(), label
+                pixels = np.ascontiguousarray(fit_square(image, self.size))
+                return torch.from_numpy(pixels).permute(2, 0, 1).contiguous(), label
         raise RuntimeError(f"root: none of the {len(self.samples)} images under {self.root!r} could be decoded")

@@ -15,6 +15,7 @@ from .color import (ABPriorAccumulator, ColorizationBatch, ab_decode, ab_encode,
                     colorization_batch, l_bin_centres, lab_to_rgb, quantize_l, rgb_to_lab)
 from .kmeans import INIT_METHODS, KMeansResult, kmeans, kmeans_assign, kmeans_centroids, kmeans_init, kmeans_update
 from .mask import apply_mask, sample_boxes, sample_masks
+from .motion import frame_motion
 from .patches import (PermutationStats, context_geometry, gather_patches, jigsaw_geometry, permutation_set,
                       sample_color_drop, sample_context, sample_jigsaw, sample_tuples)
 from .render import (LIGHT_KINDS, PRIMITIVES, TEXTURES, Scenes, axis_angle, render_scenes, sample_scenes,
@@ -30,4 +31,5 @@ __all__ = ["SUPPORTED_DTYPES", "rotate90", "rotate90_all", "sample_rotation",
            "rgb_to_lab", "lab_to_rgb", "ab_gamut_bins", "ab_encode", "colorization_batch", "ColorizationBatch",
            "ab_prior", "ABPriorAccumulator", "ab_decode", "quantize_l", "l_bin_centres",
            "resize", "sr_pair", "grayscale", "sobel", "LUMA_WEIGHTS", "apply_mask", "sample_boxes", "sample_masks",
-           "kmeans", "KMeansResult", "kmeans_assign", "kmeans_update", "kmeans_centroids", "kmeans_init", "INIT_METHODS"]
+           "kmeans", "KMeansResult", "kmeans_assign", "kmeans_update", "kmeans_centroids", "kmeans_init", "INIT_METHODS",
+           "frame_motion"]

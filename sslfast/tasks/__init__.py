@@ -10,5 +10,6 @@ from . import rotation  # noqa: F401  (registers "rotation")
 from . import colorization, inpainting, splitbrain, superres  # noqa: F401  (register the colour and GAN tasks)
 from . import synthetic  # noqa: F401  (registers "synthetic")
 from . import context, deepcluster, jigsaw  # noqa: F401  (register "context", "deepcluster", "jigsaw")
+from . import frame_order  # noqa: F401  (registers "frame_order")
 
 __all__ = ["PretextTask", "TASKS", "get_task", "register_task"]

@@ -1,0 +1,120 @@
+"""Frame order verification (Shuffle & Learn, Misra et al. 2016).
+
+From a high-motion window of a video, five frames ``a < b < c < d < e``;
+the tuple ``(b, c, d)`` is in order (label 1), ``(b, a, d)`` and
+``(b, e, d)`` are not (label 0). A three-tower siamese network with shared
+weights runs one :class:`sslfast.models.Encoder` and one fully connected
+layer (the paper's fc7) on each frame, concatenates the three and classifies
+the tuple with a last fully connected layer (fc8). The fc7 input keeps a
+coarse ``grid x grid`` layout of the feature map, as AlexNet's fc6 sees its
+6x6 map: globally pooled features cannot tell where things moved, which is
+the whole question.
+
+Positives are half of the tuples by default (the paper used 25%; RECIPES.md
+allows balancing), which makes short runs learn the order rather than the
+prior; ``positive=0.25`` restores the paper's share.
+
+The data is a video data set (the built-in ``videos`` or
+``VideoTuples(VideoFolder(path))``) whose items are the mined windows
+``uint8 [5, 3, H, W]``: the Trainer collates them into ``[B, 5, 3, H, W]``
+and :meth:`FrameOrderTask.make_batch` draws each window's label and crop
+from ``(seed, index)`` and cuts the three frames on the device with
+``gather_patches`` (:func:`sslfast.data.frame_tuples`). Mining decodes all
+five frames of a window, so the label can be drawn on the device, per epoch.
+"""
+from __future__ import annotations
+
+from typing import Dict, List, Optional, Tuple
+
+import torch
+from torch import nn
+
+from ..data.video import TUPLE_FRAMES, frame_tuples
+from ..models import Encoder
+from .base import DEFAULT_MEAN, DEFAULT_STD, PretextTask, accuracy, register_task
+
+TOWERS = 3  # frames per tuple
+
+
+class FrameOrderNet(nn.Module):
+    """Shared encoder + fc7 per frame (``[B, 3, C, H, W]``), concatenated, fc8 to 2 classes."""
+
+    def __init__(self, encoder: Encoder, hidden: int, grid: int):
+        super().__init__()
+        self.encoder, self.grid = encoder, grid
+        self.tower = nn.Sequential(nn.Linear(encoder.out_channels * grid * grid, hidden), nn.BatchNorm1d(hidden),
+                                   nn.ReLU(inplace=True))
+        self.classifier = nn.Linear(TOWERS * hidden, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, n = x.shape[:2]
+        if n != TOWERS:
+            raise ValueError(f"x: expected {TOWERS} frames per tuple, got {n}")
+        maps = nn.functional.adaptive_avg_pool2d(self.encoder(x.flatten(0, 1)), self.grid)
+        return self.classifier(self.tower(maps.flatten(1)).view(b, -1))
+
+
+@register_task
+class FrameOrderTask(PretextTask):
+    """Options: ``positive`` (share of in-order tuples, default 0.5),
+    ``crop`` (tuple side in pixels; default 8/9 of the frames, i.e. the data
+    set's ``size`` for ``videos``), ``hidden`` (fc7 width), ``grid`` (the
+    fc7 input's layout, ``grid x grid`` cells of the feature map),
+    ``mean``/``std`` (input normalisation)."""
+
+    name = "frame_order"
+    train_defaults = {"optimizer": "adamw", "lr": 1e-3, "weight_decay": 1e-4}  # SGD at 0.05 diverged in short runs
+
+    def __init__(self, positive: float = 0.5, crop: Optional[int] = None, hidden: int = 256, grid: int = 4,
+                 mean=DEFAULT_MEAN, std=DEFAULT_STD):
+        if not 0.0 < positive < 1.0:
+            raise ValueError(f"positive: expected a share in (0, 1), got {positive!r}")
+        if isinstance(grid, bool) or not isinstance(grid, int) or grid < 1:
+            raise ValueError(f"grid: expected a positive int, got {grid!r}")
+        super().__init__(positive=positive, crop=crop, hidden=hidden, grid=grid, mean=tuple(mean), std=tuple(std))
+        self.positive, self.crop, self.hidden, self.grid = float(positive), crop, int(hidden), grid
+        self.mean, self.std = tuple(mean), tuple(std)
+
+    def make_batch(self, images: torch.Tensor, index: torch.Tensor, seed: int) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Mined windows ``uint8 [B, 5, 3, H, W]`` -> ``(tuples [B, 3, 3, crop,
+        crop] normalised, labels [B])``."""
+        if images.dim() != 5 or images.shape[1] != TUPLE_FRAMES:
+            raise ValueError(f"images: frame_order needs mined video windows [B, {TUPLE_FRAMES}, C, H, W] "
+                             f"(--data videos or a folder of videos), got shape {tuple(images.shape)}")
+        return frame_tuples(images, index, seed, crop=self.crop, positive=self.positive, mean=self.mean,
+                            std=self.std)
+
+    def build_model(self, backbone: str = "small", **backbone_options) -> nn.Module:
+        return FrameOrderNet(self.make_encoder(backbone, **backbone_options), self.hidden, self.grid)
+
+    def loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        return nn.functional.cross_entropy(outputs, targets)
+
+    def metrics(self, outputs: torch.Tensor, targets: torch.Tensor) -> Dict[str, float]:
+        return {"accuracy": accuracy(outputs, targets)}
+
+    def show_batch(self, images: torch.Tensor, index: torch.Tensor, seed: int, model: Optional[nn.Module] = None):
+        """One picture per tuple, its three frames side by side, captioned
+        with the label (and the model's prediction)."""
+        tuples, labels = self.make_batch(images, index, seed)
+        predictions = None
+        if model is not None:
+            with torch.no_grad():
+                predictions = model.eval()(tuples).argmax(1).tolist()
+        mean = torch.tensor(self.mean).view(1, 1, -1, 1, 1)
+        std = torch.tensor(self.std).view(1, 1, -1, 1, 1)
+        frames = (tuples.float().cpu() * std + mean).clamp(0, 1)
+        pictures = torch.cat(frames.unbind(1), dim=-1)  # [B, C, h, 3w]
+        names = ("shuffled", "in order")
+        captions = [names[label] + ("" if predictions is None else f" / pred {names[predictions[i]]}")
+                    for i, label in enumerate(labels.tolist())]
+        return pictures, captions
+
+    def quality(self, model: nn.Module, images: torch.Tensor, index: torch.Tensor, seed: int) -> List[Dict]:
+        """Tuple accuracy beside always answering the batch's majority label."""
+        tuples, labels = self.make_batch(images, index, seed)
+        with torch.no_grad():
+            outputs = model.eval()(tuples)
+        share = labels.float().mean().item()
+        return [{"metric": "frame order accuracy", "model": accuracy(outputs, labels),
+                 "baseline": max(share, 1 - share), "baseline_name": "majority label", "better": "higher"}]
