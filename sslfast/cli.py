@@ -237,18 +237,33 @@ def demo(args) -> None:
     print(f"done in {time.perf_counter() - start:.0f}s")
 
 
-def _steps_by_task(values: Sequence[str]) -> tuple:
-    """``["300", "colorization=150"]`` -> (300, {"colorization": 150})."""
-    default, by_task = 1500, {}
-    for value in values:
-        name, _, count = value.rpartition("=")
-        if not count.isdigit() or int(count) < 1:
-            raise CommandError(f"--steps: expected N or TASK=N with N >= 1, got {value!r}")
+def _per_task(flag: str, values: Sequence[str], parse, default):
+    """``["300", "colorization=150"]`` -> (300, {"colorization": 150}): a bare
+    value is the default for every task, ``TASK=VALUE`` overrides one."""
+    by_task = {}
+    for value in values or ():
+        name, _, text = value.rpartition("=")
+        try:
+            parsed = parse(text)
+        except ValueError as error:
+            raise CommandError(f"{flag}: expected VALUE or TASK=VALUE, got {value!r} ({error})") from None
         if name:
-            by_task[name] = int(count)
+            by_task[name] = parsed
         else:
-            default = int(count)
+            default = parsed
     return default, by_task
+
+
+def _steps(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError("steps must be a whole number >= 1")
+    return int(text)
+
+
+def _data_name(text: str) -> str:
+    if not text:
+        raise ValueError("empty data set name")
+    return text
 
 
 def results(args) -> None:
@@ -256,8 +271,9 @@ def results(args) -> None:
     from .results import ResultsPlan, run
     from .train import TrainConfig
 
-    steps, task_steps = _steps_by_task(args.steps)
-    plan = ResultsPlan(tasks=tuple(args.tasks), seeds=args.seeds, pretrain_data=args.pretrain_data,
+    steps, task_steps = _per_task("--steps", args.steps, _steps, 1500)
+    pretrain_data, task_data = _per_task("--pretrain-data", args.pretrain_data, _data_name, None)
+    plan = ResultsPlan(tasks=tuple(args.tasks), seeds=args.seeds, pretrain_data=pretrain_data, task_data=task_data,
                        eval_data=tuple(args.eval_data), size=args.size,
                        out_dir=args.out, task_steps=task_steps,
                        train=TrainConfig(steps=steps, batch_size=64, lr=0.05, warmup_steps=50,
@@ -344,9 +360,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("results", help="the transfer table: tasks vs random init over seeds (long)")
     p.add_argument("--tasks", nargs="+", default=["rotation"])
     p.add_argument("--seeds", type=int, default=3)
-    p.add_argument("--pretrain-data", default=None,
-                   help="pretraining data for every task, e.g. videos for frame_order (default: each evaluation "
-                        "set's own training images, labels unused)")
+    p.add_argument("--pretrain-data", nargs="+", default=None, metavar="DATA|TASK=DATA",
+                   help="pretraining data for every task or for one, e.g. frame_order=videos (default: each "
+                        "evaluation set's own training images, labels unused)")
     p.add_argument("--eval-data", nargs="+", default=["shapes", "digits"])
     p.add_argument("--size", type=int, default=32)
     p.add_argument("--steps", nargs="+", default=["1500"], metavar="N|TASK=N",

@@ -38,6 +38,7 @@ class ResultsPlan:
                                                                    warmup_steps=50, checkpoint_every=250))
     task_options: Dict[str, dict] = field(default_factory=dict)
     task_steps: Dict[str, int] = field(default_factory=dict)  # pretraining steps per task (default train.steps)
+    task_data: Dict[str, str] = field(default_factory=dict)   # pretraining data per task (default pretrain_data)
 
 
 def _mean_std(values: List[float]) -> str:
@@ -73,7 +74,7 @@ def run(plan: ResultsPlan, log=print) -> str:
     steps: Dict[tuple, int] = {}
     for task_name in plan.tasks:
         for data_name, (train, test) in eval_sets.items():
-            source = plan.pretrain_data or data_name
+            source = plan.task_data.get(task_name) or plan.pretrain_data or data_name
             pretrain_set = train if source == data_name else get_dataset(source, split="train", size=plan.size)
             for seed in range(plan.seeds):
                 task = get_task(task_name, **plan.task_options.get(task_name, {}))

@@ -244,11 +244,12 @@ def test_quality_command_reports_rotation_accuracy_beside_chance(tmp_path, capsy
     assert "rotation accuracy" in capsys.readouterr().out
 
 
-def test_results_steps_per_task():
-    from sslfast.cli import _steps_by_task
+def test_results_settings_per_task():
+    from sslfast.cli import _data_name, _per_task, _steps
 
-    assert _steps_by_task(["300", "colorization=150"]) == (300, {"colorization": 150})
-    assert _steps_by_task(["jigsaw=20"]) == (1500, {"jigsaw": 20})
+    assert _per_task("--steps", ["300", "colorization=150"], _steps, 1500) == (300, {"colorization": 150})
+    assert _per_task("--steps", ["jigsaw=20"], _steps, 1500) == (1500, {"jigsaw": 20})
+    assert _per_task("--pretrain-data", ["frame_order=videos"], _data_name, None) == (None, {"frame_order": "videos"})
 
 
 def test_results_table_reuses_finished_runs(tmp_path):
