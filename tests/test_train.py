@@ -8,30 +8,13 @@ import textwrap
 
 import pytest
 import torch
-from torch import nn
 
 from sslfast.cli import main as cli_main
-from sslfast.data import load_photos
 from sslfast.evaluate import evaluate_encoders, few_labels, knn_probe, linear_probe, summarize
 from sslfast.models import Encoder, build_backbone
 from sslfast.tasks import get_task
 from sslfast.train import EpochBatches, TrainConfig, Trainer, atomic_save, load_checkpoint
-
-
-def photo_crops(count: int, size: int, seed: int = 0) -> torch.Tensor:
-    """Random crops of the bundled photographs: real images whose orientation
-    is learnable (sky up, ground down)."""
-    generator = torch.Generator().manual_seed(seed)
-    photos = [torch.tensor(p).permute(2, 0, 1) for p in load_photos().values()]
-    crops = []
-    for i in range(count):
-        photo = photos[i % len(photos)]
-        side = int(torch.randint(size, min(photo.shape[1:]) + 1, (1,), generator=generator))
-        top = int(torch.randint(0, photo.shape[1] - side + 1, (1,), generator=generator))
-        left = int(torch.randint(0, photo.shape[2] - side + 1, (1,), generator=generator))
-        crop = photo[:, top:top + side, left:left + side].float().unsqueeze(0)
-        crops.append(nn.functional.interpolate(crop, size=(size, size), mode="area")[0].round().to(torch.uint8))
-    return torch.stack(crops)
+from task_helpers import photo_crops
 
 
 def config(tmp_path, **overrides) -> TrainConfig:

@@ -104,6 +104,16 @@ class PretextTask:
         mean over this batch (``sslfast quality`` averages over batches)."""
         raise NotImplementedError(f"task {self.name!r} has no quality check")
 
+    def classification_quality(self, model: nn.Module, images: torch.Tensor, index: torch.Tensor, seed: int,
+                               metric: str, classes: int) -> List[Dict[str, Any]]:
+        """The ``quality`` of a task whose pretext is a ``classes``-way
+        classification: accuracy on the pretext batch beside chance."""
+        inputs, targets = self.make_batch(images, index, seed)
+        with torch.no_grad():
+            outputs = model.eval()(inputs)
+        return [{"metric": metric, "model": accuracy(outputs, targets), "baseline": 1 / classes,
+                 "baseline_name": "chance", "better": "higher"}]
+
     def encoder(self, model: nn.Module) -> Encoder:
         """What transfer evaluation keeps."""
         return getattr(model, "module", model).encoder

@@ -146,8 +146,4 @@ class ContextTask(PretextTask):
         return board, captions
 
     def quality(self, model: nn.Module, images: torch.Tensor, index: torch.Tensor, seed: int) -> List[Dict]:
-        pairs, labels = self.make_batch(images, index, seed)
-        with torch.no_grad():
-            outputs = model.eval()(pairs)
-        return [{"metric": "neighbour accuracy", "model": accuracy(outputs, labels), "baseline": 1 / 8,
-                 "baseline_name": "chance", "better": "higher"}]
+        return self.classification_quality(model, images, index, seed, "neighbour accuracy", 8)

@@ -135,8 +135,4 @@ class JigsawTask(PretextTask):
         return board, captions
 
     def quality(self, model: nn.Module, images: torch.Tensor, index: torch.Tensor, seed: int) -> List[Dict]:
-        tiles, labels = self.make_batch(images, index, seed)
-        with torch.no_grad():
-            outputs = model.eval()(tiles)
-        return [{"metric": "permutation accuracy", "model": accuracy(outputs, labels), "baseline": 1 / self.n_perms,
-                 "baseline_name": "chance", "better": "higher"}]
+        return self.classification_quality(model, images, index, seed, "permutation accuracy", self.n_perms)

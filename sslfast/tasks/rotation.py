@@ -83,8 +83,4 @@ class RotationTask(PretextTask):
         return {"accuracy": accuracy(outputs, targets)}
 
     def quality(self, model: nn.Module, images: torch.Tensor, index: torch.Tensor, seed: int) -> List[Dict]:
-        inputs, targets = self.make_batch(images, index, seed)
-        with torch.no_grad():
-            outputs = model.eval()(inputs)
-        return [{"metric": "rotation accuracy", "model": accuracy(outputs, targets), "baseline": 0.25,
-                 "baseline_name": "chance", "better": "higher"}]
+        return self.classification_quality(model, images, index, seed, "rotation accuracy", 4)
