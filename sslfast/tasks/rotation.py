@@ -17,6 +17,7 @@ from torch import nn
 from .. import ops
 from ..models import ConvHead
 from .base import DEFAULT_MEAN, DEFAULT_STD, PretextTask, accuracy, register_task
+from .draws import CROP_FIELD, MIRROR_FIELD, random_crop_flip, uniform
 
 
 class RotationNet(nn.Module):
@@ -34,13 +35,16 @@ class RotationTask(PretextTask):
     """Options: ``mode`` ("all" or "one"), ``hidden`` (width of the head's
     hidden layer, 0 for a linear head), ``head_convs`` (conv stages of the
     head's own above the encoder, see :class:`~sslfast.models.ConvHead`;
-    0 puts the classifier straight on the encoder's pooled features), ``batch_ops`` ("sslfast": the fused
+    0 puts the classifier straight on the encoder's pooled features),
+    ``crop_pad`` (random crops after reflect-padding by this many pixels,
+    plus random left-right mirroring, before the rotations, as RotNet trains
+    on CIFAR-10; -1 turns both off), ``batch_ops`` ("sslfast": the fused
     ops; "torch": the plain torch.rot90 + normalise equivalent, kept to
     measure what the fused ops buy in training throughput)."""
 
     name = "rotation"
 
-    def __init__(self, mode: str = "all", hidden: int = 0, head_convs: int = 1, mean=DEFAULT_MEAN, std=DEFAULT_STD,
+    def __init__(self, mode: str = "all", hidden: int = 0, head_convs: int = 1, crop_pad: int = 4, mean=DEFAULT_MEAN, std=DEFAULT_STD,
                  batch_ops: str = "sslfast"):
         if mode not in ("all", "one"):
             raise ValueError(f"mode: expected 'all' or 'one', got {mode!r}")
@@ -48,9 +52,11 @@ class RotationTask(PretextTask):
             raise ValueError(f"batch_ops: expected 'sslfast' or 'torch', got {batch_ops!r}")
         if head_convs < 0:
             raise ValueError(f"head_convs: expected 0 or more, got {head_convs}")
-        super().__init__(mode=mode, hidden=hidden, head_convs=head_convs, mean=tuple(mean), std=tuple(std),
+        if crop_pad < -1:
+            raise ValueError(f"crop_pad: expected -1 (no augmentation) or more, got {crop_pad}")
+        super().__init__(mode=mode, hidden=hidden, head_convs=head_convs, crop_pad=crop_pad, mean=tuple(mean), std=tuple(std),
                          batch_ops=batch_ops)
-        self.mode, self.hidden, self.head_convs = mode, hidden, head_convs
+        self.mode, self.hidden, self.head_convs, self.crop_pad = mode, hidden, head_convs, crop_pad
         self.mean, self.std, self.batch_ops = tuple(mean), tuple(std), batch_ops
 
     def _torch_batch(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -63,11 +69,25 @@ class RotationTask(PretextTask):
         std = torch.tensor(self.std, device=images.device).view(1, -1, 1, 1)
         return (turned.float() / 255 - mean) / std
 
+    def _torch_crop_flip(self, images: torch.Tensor, index: torch.Tensor, seed: int) -> torch.Tensor:
+        """``random_crop_flip`` the way a torchvision pipeline does it: one
+        slice and one flip per image (same draws)."""
+        pad, (h, w) = self.crop_pad, images.shape[-2:]
+        padded = nn.functional.pad(images, (pad,) * 4, mode="reflect") if pad else images
+        offsets = (uniform(seed, index, 2, CROP_FIELD) * (2 * pad + 1)).long().tolist()
+        mirrored = (uniform(seed, index, 1, MIRROR_FIELD)[:, 0] < 0.5).tolist()
+        crops = [padded[i, :, y:y + h, x:x + w] for i, (y, x) in enumerate(offsets)]
+        return torch.stack([crop.flip(-1) if mirror else crop for crop, mirror in zip(crops, mirrored)])
+
     def make_batch(self, images: torch.Tensor, index: torch.Tensor, seed: int) -> Tuple[torch.Tensor, torch.Tensor]:
         if self.batch_ops == "torch":
+            if self.crop_pad >= 0:
+                images = self._torch_crop_flip(images, index, seed)
             labels = (torch.arange(4, device=images.device).repeat_interleave(images.shape[0]) if self.mode == "all"
                       else ops.sample_rotation(seed, index))
             return self._torch_batch(images, labels), labels
+        if self.crop_pad >= 0:
+            images = random_crop_flip(images, index, seed, self.crop_pad)
         if self.mode == "all":
             return ops.rotate90_all(images, out_dtype=torch.float32, mean=self.mean, std=self.std)
         labels = ops.sample_rotation(seed, index)
