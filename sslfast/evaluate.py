@@ -1,9 +1,13 @@
 """Transfer evaluation: what did the pretraining buy, with few labels?
 
-Protocol (``linear`` by default): freeze the encoder, take its pooled
-features of ``k`` labelled images per class of the training split, fit a
-multinomial logistic regression on them (standardised features, L2), and
-report accuracy on the whole test split. ``knn`` classifies test features by
+Protocol (``linear`` by default): freeze the encoder, take its features of
+``k`` labelled images per class of the training split, fit a multinomial
+logistic regression on them (standardised features, L2), and report accuracy
+on the whole test split. Which features: as in the papers' per-layer probes
+(RotNet, split-brain), each stage's map average-pooled to a small grid; the
+probe picks one stage or all stages together, pooled to 2x2 or 4x4, by
+k-fold cross-validation on the labelled examples alone (the test split plays
+no part in the choice), separately for every encoder and seed. ``knn`` classifies test features by
 their cosine nearest neighbours among the labelled ones; ``finetune`` trains
 encoder and a linear head together on the labelled images. Every protocol runs
 the same way on a randomly initialised encoder of the same architecture, over
@@ -59,6 +63,55 @@ def extract_features(encoder: nn.Module, prepare: Callable, images: torch.Tensor
     return torch.cat(out)
 
 
+PROBE_GRIDS = (2, 4)
+
+
+@torch.no_grad()
+def stage_maps(encoder: nn.Module, prepare: Callable, images: torch.Tensor, device: str = "cpu",
+               batch_size: int = 256) -> List[torch.Tensor]:
+    """Every stage's map of uint8 ``images``, average-pooled to the finest
+    probe grid: ``[N, C_stage, g, g]`` per stage, encoder in eval mode."""
+    encoder.eval().to(device)
+    grid = max(PROBE_GRIDS)
+    chunks = [[nn.functional.adaptive_avg_pool2d(f, grid).float().cpu()
+               for f in encoder.stages(prepare(images[i:i + batch_size].to(device)))]
+              for i in range(0, len(images), batch_size)]
+    return [torch.cat(maps) for maps in zip(*chunks)]
+
+
+def probe_choices(num_stages: int) -> List[tuple]:
+    """``(stages, grid)`` candidates: each stage alone and all together, at every probe grid."""
+    sets = [(s,) for s in range(num_stages)] + ([tuple(range(num_stages))] if num_stages > 1 else [])
+    return [(stages, grid) for stages in sets for grid in PROBE_GRIDS]
+
+
+def pooled_features(maps: List[torch.Tensor], stages: tuple, grid: int) -> torch.Tensor:
+    """``[N, D]``: the chosen stages' maps pooled to ``grid x grid`` and concatenated."""
+    return torch.cat([torch.flatten(nn.functional.adaptive_avg_pool2d(maps[s], grid), 1) for s in stages], 1)
+
+
+def choose_probe_features(maps: List[torch.Tensor], labels: torch.Tensor, seed: int, folds: int = 5) -> tuple:
+    """The ``(stages, grid)`` whose linear probe has the best stratified
+    k-fold accuracy on the labelled examples (ties: the earlier candidate)."""
+    from sklearn.model_selection import StratifiedKFold
+
+    folds = min(folds, int(torch.bincount(labels).min()))
+    if folds < 2:
+        return probe_choices(len(maps))[-1]
+    splits = list(StratifiedKFold(folds, shuffle=True, random_state=seed).split(labels.numpy(), labels.numpy()))
+    best, best_score = None, -1.0
+    for stages, grid in probe_choices(len(maps)):
+        x = pooled_features(maps, stages, grid)
+        score = np.mean([linear_probe(x[fit], labels[fit], x[held], labels[held]) for fit, held in splits])
+        if score > best_score:
+            best, best_score = (stages, grid), score
+    return best
+
+
+def describe_probe_features(stages: tuple, grid: int) -> str:
+    return f"stage {'+'.join(str(s + 1) for s in stages)}, {grid}x{grid}"
+
+
 def linear_probe(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor, test_y: torch.Tensor) -> float:
     """Accuracy of an L2-regularised logistic regression on standardised features."""
     from sklearn.linear_model import LogisticRegression
@@ -111,12 +164,15 @@ def finetune_probe(encoder: nn.Module, prepare: Callable, train_images: torch.Te
 def evaluate_encoders(make_encoders: Callable[[int], Dict[str, nn.Module]], prepare: Callable,
                       train: Dataset, test: Dataset, labels_per_class: int = 10, seeds: Sequence[int] = (0, 1, 2),
                       protocols: Sequence[str] = ("linear",), device: str = "cpu",
-                      progress: bool = True) -> Dict[str, Dict[str, List[float]]]:
+                      progress: bool = True,
+                      chosen_features: Optional[Dict[str, List[str]]] = None) -> Dict[str, Dict[str, List[float]]]:
     """Accuracy per encoder and protocol over seeds.
 
     ``make_encoders(seed)`` returns named encoders to compare (e.g. the
     pretrained one and a random init built with that seed). Returns
-    ``{encoder_name: {protocol: [accuracy per seed]}}``.
+    ``{encoder_name: {protocol: [accuracy per seed]}}``. If
+    ``chosen_features`` is a dict, the linear probe's feature choice per
+    encoder and seed is appended to it (``{encoder_name: [description]}``).
     """
     for protocol in protocols:
         if protocol not in PROTOCOLS:
@@ -129,13 +185,18 @@ def evaluate_encoders(make_encoders: Callable[[int], Dict[str, nn.Module]], prep
         x_images, y = train_images[subset], train_labels[subset]
         for name, encoder in make_encoders(seed).items():
             scores = results.setdefault(name, {})
-            if {"linear", "knn"} & set(protocols):
+            if "linear" in protocols:
+                train_maps = stage_maps(encoder, prepare, x_images, device)
+                test_maps = stage_maps(encoder, prepare, test_images, device)
+                stages, grid = choose_probe_features(train_maps, y, seed)
+                scores.setdefault("linear", []).append(linear_probe(
+                    pooled_features(train_maps, stages, grid), y, pooled_features(test_maps, stages, grid), test_labels))
+                if chosen_features is not None:
+                    chosen_features.setdefault(name, []).append(describe_probe_features(stages, grid))
+            if "knn" in protocols:
                 train_x = extract_features(encoder, prepare, x_images, device)
                 test_x = extract_features(encoder, prepare, test_images, device)
-                if "linear" in protocols:
-                    scores.setdefault("linear", []).append(linear_probe(train_x, y, test_x, test_labels))
-                if "knn" in protocols:
-                    scores.setdefault("knn", []).append(knn_probe(train_x, y, test_x, test_labels))
+                scores.setdefault("knn", []).append(knn_probe(train_x, y, test_x, test_labels))
             if "finetune" in protocols:
                 scores.setdefault("finetune", []).append(
                     finetune_probe(encoder, prepare, x_images, y, test_images, test_labels, device, seed=seed))

@@ -72,6 +72,7 @@ def run(plan: ResultsPlan, log=print) -> str:
     scores: Dict[tuple, Dict[str, List[float]]] = {}
     throughput: Dict[tuple, float] = {}
     steps: Dict[tuple, int] = {}
+    features: Dict[tuple, Dict[str, List[str]]] = {}
     for task_name in plan.tasks:
         for data_name, (train, test) in eval_sets.items():
             source = plan.task_data.get(task_name) or plan.pretrain_data or data_name
@@ -94,15 +95,19 @@ def run(plan: ResultsPlan, log=print) -> str:
                     random_model = task.build_model(config.backbone, **config.backbone_options)
                     return {"pretrained": task.encoder(model), "random init": task.encoder(random_model)}
 
+                chosen: Dict[str, List[str]] = {}
                 result = evaluate_encoders(encoders, task.prepare_input, train, test, plan.labels_per_class,
-                                           seeds=[seed], progress=False)
+                                           seeds=[seed], progress=False, chosen_features=chosen)
+                for encoder_name, descriptions in chosen.items():
+                    features.setdefault((task_name, data_name), {}).setdefault(encoder_name, []).extend(descriptions)
                 for encoder_name, protocols in result.items():
                     scores.setdefault((task_name, data_name), {}).setdefault(encoder_name, []).extend(
                         protocols["linear"])
                 log(f"{task_name} -> {data_name}, seed {seed}: linear probe "
-                    + ", ".join(f"{name} {100 * p['linear'][0]:.1f}%" for name, p in result.items()))
+                    + ", ".join(f"{name} {100 * p['linear'][0]:.1f}% ({chosen[name][0]})" for name, p in result.items()))
     lines = [f"Linear probe, {plan.labels_per_class} labels per class, {plan.size} px, mean ± std over "
-             f"{plan.seeds} pretraining seeds (accuracy %)", "",
+             f"{plan.seeds} pretraining seeds (accuracy %); the probe's features (a stage or all, pooled 2x2 or 4x4) "
+             "chosen per encoder by 5-fold cross-validation on the labelled examples", "",
              "| task | data | pretrained | random init | gain (points) | pretrain steps | pretrain images/s |",
              "|---|---|---|---|---|---|---|"]
     table = []
@@ -111,7 +116,8 @@ def run(plan: ResultsPlan, log=print) -> str:
         lines.append(f"| {task_name} | {data_name} | {_mean_std(by_encoder['pretrained'])} | "
                      f"{_mean_std(by_encoder['random init'])} | {gain:+.1f} | {steps[(task_name, data_name)]} | "
                      f"{throughput[(task_name, data_name)]:.0f} |")
-        table.append({"task": task_name, "data": data_name, **by_encoder, "gain_points": gain})
+        table.append({"task": task_name, "data": data_name, **by_encoder, "gain_points": gain,
+                      "probe_features": features[(task_name, data_name)]})
     text = "\n".join(lines)
     name = table_name(plan.eval_data)
     with open(os.path.join(plan.out_dir, f"{name}.md"), "w") as f:

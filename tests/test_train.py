@@ -8,9 +8,11 @@ import textwrap
 
 import pytest
 import torch
+from torch import nn
 
 from sslfast.cli import main as cli_main
-from sslfast.evaluate import evaluate_encoders, few_labels, knn_probe, linear_probe, summarize
+from sslfast.evaluate import (choose_probe_features, evaluate_encoders, few_labels, knn_probe, linear_probe, probe_choices,
+                              summarize)
 from sslfast.models import Encoder, build_backbone
 from sslfast.tasks import get_task
 from sslfast.train import EpochBatches, TrainConfig, Trainer, atomic_save, load_checkpoint
@@ -119,6 +121,19 @@ def test_linear_probe_separates_separable_features():
     assert min(results["colour"]["knn"]) >= 0.97
     rows = summarize(results)
     assert {r["protocol"] for r in rows} == {"linear", "knn"} and all(r["runs"] == 2 for r in rows)
+
+
+def test_probe_features_chosen_by_cross_validation_on_the_labels():
+    generator = torch.Generator().manual_seed(0)
+    labels = torch.arange(4).repeat_interleave(10)
+    noise = [torch.randn(40, 8, 4, 4, generator=generator) for _ in range(3)]
+    informative = noise[1].clone()
+    informative[:, :4] += 3 * nn.functional.one_hot(labels, 4).float().view(40, 4, 1, 1)
+    maps = [noise[0], informative, noise[2]]
+    stages, grid = choose_probe_features(maps, labels, seed=0)
+    assert stages == (1,) and grid in (2, 4)
+    assert probe_choices(3) == [(s, g) for s in [(0,), (1,), (2,), (0, 1, 2)] for g in (2, 4)]
+    assert probe_choices(1) == [((0,), 2), ((0,), 4)]
 
 
 def test_probes_are_at_chance_on_noise():
