@@ -22,7 +22,7 @@ import torch
 
 from .evaluate import evaluate_encoders
 from .tasks import get_task
-from .train import TrainConfig, Trainer, load_checkpoint
+from .train import CHECKPOINT_NAME, TrainConfig, Trainer, checkpoint_matches, load_checkpoint
 
 
 @dataclass
@@ -82,6 +82,10 @@ def run(plan: ResultsPlan, log=print) -> str:
                 run_dir = os.path.join(plan.out_dir, task_name, source, f"seed{seed}")
                 config = replace(plan.train, **task.train_defaults, seed=seed, out_dir=run_dir, data=source,
                                  image_size=plan.size, steps=plan.task_steps.get(task_name, plan.train.steps))
+                stale = os.path.join(run_dir, CHECKPOINT_NAME)
+                if os.path.exists(stale) and not checkpoint_matches(stale, task):
+                    log(f"{run_dir}: trained with other {task_name} options, training again")
+                    os.remove(stale)
                 trainer = Trainer(task, pretrain_set, config, resume=True)
                 trainer.fit()
                 throughput[(task_name, data_name)] = _logged_images_per_s(run_dir)

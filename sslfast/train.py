@@ -275,6 +275,9 @@ class Trainer:
         state = torch.load(path, map_location=self.device, weights_only=False)
         if state["task"] != self.task.name:
             raise ValueError(f"resume: {path} holds a {state['task']!r} run, not {self.task.name!r}")
+        if state.get("task_options") != self.task.options:
+            raise ValueError(f"resume: {path} was trained with {self.task.name} options {state.get('task_options')}, "
+                             f"not {self.task.options}; delete it or choose another output folder")
         self.raw_model.load_state_dict(state["model"])
         for name, opt in self.optimizers.items():
             opt.load_state_dict(state["optimizers"][name])
@@ -341,6 +344,12 @@ class Trainer:
         curves = {k: [r.get(k, float("nan")) for r in self.rows] for k in keys if k.endswith("loss")}
         save_png(os.path.join(self.config.out_dir, "loss.png"),
                  plot_curves(steps, curves, title=f"{self.task.name}: training loss"))
+
+
+def checkpoint_matches(path: str, task) -> bool:
+    """Whether the checkpoint at ``path`` is a run of ``task`` with the same options."""
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    return state.get("task") == task.name and state.get("task_options") == task.options
 
 
 def load_checkpoint(path: str, device: str = "cpu"):

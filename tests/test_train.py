@@ -15,7 +15,7 @@ from sslfast.evaluate import (choose_probe_features, evaluate_encoders, few_labe
                               summarize)
 from sslfast.models import Encoder, build_backbone
 from sslfast.tasks import get_task
-from sslfast.train import EpochBatches, TrainConfig, Trainer, atomic_save, load_checkpoint
+from sslfast.train import EpochBatches, TrainConfig, Trainer, atomic_save, checkpoint_matches, load_checkpoint
 from task_helpers import photo_crops
 
 
@@ -59,6 +59,15 @@ def test_resume_refuses_another_tasks_checkpoint(tmp_path):
     torch.save(state, tmp_path / "checkpoint.pt")
     with pytest.raises(ValueError, match="resume"):
         Trainer(get_task("rotation"), photo_crops(32, 16), config(tmp_path, steps=2), resume=True)
+
+
+def test_resume_refuses_a_checkpoint_with_other_task_options(tmp_path):
+    Trainer(get_task("rotation"), photo_crops(32, 16), config(tmp_path, steps=2)).fit()
+    assert checkpoint_matches(str(tmp_path / "checkpoint.pt"), get_task("rotation"))
+    other = get_task("rotation", head_convs=0)
+    assert not checkpoint_matches(str(tmp_path / "checkpoint.pt"), other)
+    with pytest.raises(ValueError, match="^resume: .*head_convs"):
+        Trainer(other, photo_crops(32, 16), config(tmp_path, steps=2), resume=True)
 
 
 def test_checkpoint_killed_mid_write_keeps_the_previous_one(tmp_path, monkeypatch):
