@@ -33,6 +33,12 @@ Each loader runs in a ``DataLoader`` over the same batches, with 0 workers
 per tuple in the workers; sslfast's decoding in the workers, its assembly in
 the main process), on this machine's CPU, at the clips' native 64 px (crop
 56). Worker start-up and every reader opening are inside the timed runs.
+The main process runs torch on one thread, as DataLoader workers do: with
+torch's default OpenMP threads spinning between ops, decord's decoder thread
+(every frame is handed between it and the reader) starved, and sslfast's
+main-process decode measured 10-15x slower on this busy 2-core machine
+(``OMP_WAIT_POLICY=PASSIVE`` cured it too). The last line compares the best
+setting of each: sslfast's and the fastest peer's, whatever their workers.
 """
 from __future__ import annotations
 
@@ -54,13 +60,14 @@ FAMILY = "video_tuples"
 MEAN = (0.485, 0.456, 0.406)
 STD = (0.229, 0.224, 0.225)
 SEED = 7
+PER_READ = 8  # draws per video read (VideoTuples' default)
 
 
 def _data(keep_decoded: int = 0) -> VideoTuples:
     cache = os.environ.get("SSLFAST_CACHE") or os.path.join(tempfile.gettempdir(), "sslfast-bench-cache")
     os.environ["SSLFAST_CACHE"] = cache
     folder = VideoFolder(os.path.join(ensure_videos(), "train"), keep_decoded=keep_decoded)
-    return VideoTuples(folder, crop_top=CODE_ROWS, seed=SEED)
+    return VideoTuples(folder, crop_top=CODE_ROWS, seed=SEED, per_read=PER_READ)
 
 
 def plan(data: VideoTuples, index: torch.Tensor, crop: int):
@@ -223,17 +230,24 @@ def run_report(device: str, quick: bool, out=sys.stdout) -> None:
     repeats = 1 if quick else 2
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as in DataLoader workers; see the module docstring
+    rates = {}  # (loader, workers) -> tuples/s
     try:
         for workers, count in counts.items():
             splits.update({name: {"decode": 0.0, "assemble": 0.0} for name in runs})
             totals = _timed(runs, workers, repeats, count)
             _print_table(out, totals, splits, workers, batch * count * repeats, count * repeats, batch, crop, device)
+            rates.update({(name, workers): batch * count * repeats / total for name, total in totals.items()})
     finally:
         torch.set_num_threads(threads)
+    ours, ours_workers = max((rate, w) for (name, w), rate in rates.items() if name == "sslfast")
+    peer, peer_name, peer_workers = max((rate, name, w) for (name, w), rate in rates.items()
+                                        if not name.startswith("sslfast"))
+    print(f"\nBest settings: sslfast {ours:,.0f} tuples/s (num_workers={ours_workers}) vs {peer_name} "
+          f"{peer:,.0f} tuples/s (num_workers={peer_workers}): {ours / peer:.2f}x.", file=out)
 
 
 def _print_table(out, totals, splits, workers, tuples, batches, batch, crop, device) -> None:
-    print(f"\n### frame tuples, {tuples} tuples in batches of {batch} (8 per video read), 64 px clips, "
+    print(f"\n### frame tuples, {tuples} tuples in batches of {batch} ({PER_READ} per video read), 64 px clips, "
           f"crop {crop}, DataLoader num_workers={workers} ({device}: CPU decode)\n", file=out)
     print("| loader | tuples/s | ms per batch | ratio (loader time / sslfast time) |", file=out)
     print("|---|---:|---:|---:|", file=out)
