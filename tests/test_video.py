@@ -236,7 +236,8 @@ def test_workers_give_the_same_batches_as_the_main_process(clips, workers, conte
     if source == "videos":  # clips kept decoded, one draw per read
         data = Videos("train", 32, length=24)
     else:  # 4 draws per read, each decoded by a new reader
-        data = VideoTuples(VideoFolder(os.path.join(clips, "train")), size=36, crop_top=CODE_ROWS, per_read=4, length=24)
+        folder = VideoFolder(os.path.join(clips, "train"))
+        data = VideoTuples(folder, size=36, crop_top=CODE_ROWS, per_read=4, length=24)
     want = list(tuple_batches(data, 8, seed=3))
     got = list(tuple_batches(data, 8, seed=3, num_workers=workers, multiprocessing_context=context))
     assert len(got) == len(want) == 3
