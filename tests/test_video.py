@@ -5,20 +5,30 @@ import os
 import shutil
 import signal
 import time
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import torch
 
 from sslfast import ops
-from sslfast.data import VideoFolder, Videos, frame_tuples, get_dataset, tuple_batches
+from sslfast.data import VideoFolder, Videos, VideoTuples, frame_tuples, get_dataset, tuple_batches
+from sslfast.data import video
 from sslfast.data.video import TupleMiner, VideoInfo, call_with_timeout
+from sslfast.tasks import get_task
+from sslfast.train import EpochBatches, IndexedImages
 from sslfast.data.videos import CODE_ROWS, FRAMES, SIDE, frame_code, read_frame_code, render_clip
 
 
 @pytest.fixture
 def clips(video_cache):
     return video_cache
+
+
+@pytest.fixture
+def grouped(clips):
+    """Windows of the train clips, frame codes kept, 4 draws per video read."""
+    return VideoTuples(VideoFolder(os.path.join(clips, "train")), per_read=4, length=96)
 
 
 @pytest.fixture
@@ -64,6 +74,53 @@ def test_mined_windows_decode_in_order(clips):
         assert chosen == sorted(chosen) and len(set(chosen)) == 5
         assert [read_frame_code(f) for f in frames.numpy()] == chosen
         assert chosen == data.miner.draw(i)[1] and video == data.miner.draw(i)[0]
+
+
+@pytest.mark.parametrize("keep_reader_frames", [video.KEEP_READER_FRAMES, 0])  # new reader per read; kept readers
+def test_batched_reads_decode_each_video_once_in_order(grouped, keep_reader_frames, monkeypatch):
+    monkeypatch.setattr(video, "KEEP_READER_FRAMES", keep_reader_frames)
+    reads = []
+    read = grouped.folder.read
+    monkeypatch.setattr(grouped.folder, "read", lambda v, frames: reads.append(v) or read(v, frames))
+    indices = grouped.epoch_order(3, 0)[:16].tolist()
+    items = grouped.__getitems__(indices)
+    videos = [grouped.miner.draw(i)[0] for i in indices]
+    assert sorted(reads) == sorted(set(videos)) and len(reads) == 4  # one get_batch per video
+    for index, (frames, label) in zip(indices, items):
+        chosen = grouped.miner.draw(index)[1]
+        assert frames.shape == (5, 3, CODE_ROWS + SIDE, SIDE) and label == -1
+        assert [read_frame_code(f) for f in frames.numpy()] == chosen
+        assert torch.equal(frames, grouped[index][0])  # the same pixels as a read of its own
+
+
+def test_epoch_order_keeps_the_draws_of_a_video_together(grouped):
+    order = grouped.epoch_order(3, 1)
+    assert sorted(order.tolist()) == list(range(len(grouped)))
+    for group in order.view(-1, 4).tolist():
+        assert len({grouped.miner.draw(i)[0] for i in group}) == 1
+    assert not torch.equal(order, grouped.epoch_order(3, 2))
+    single = VideoTuples(grouped.folder, per_read=1, length=50)  # one draw per read: the Trainer's own order
+    assert single.epoch_order(3, 1).tolist() == next(iter(EpochBatches(50, 50, 3, start_step=1)))
+
+
+def test_frame_order_trains_in_the_data_sets_order(grouped):
+    task = get_task("frame_order")
+    trainer = SimpleNamespace(dataset=IndexedImages(grouped), config=SimpleNamespace(seed=5))
+    assert torch.equal(task.epoch_order(trainer, 2), grouped.epoch_order(5, 2))
+    trainer.dataset = IndexedImages(torch.zeros(8, 5, 3, 8, 8, dtype=torch.uint8))
+    assert task.epoch_order(trainer, 2) is None
+
+
+def test_a_batch_with_a_broken_video_takes_the_next_videos_draws(clips, tmp_path):
+    for name in ("a.mp4", "b.mp4"):
+        shutil.copy(os.path.join(clips, "test", "clip_002.mp4"), tmp_path / name)
+    data = VideoTuples(VideoFolder(str(tmp_path)), per_read=2, length=8)
+    (tmp_path / "a.mp4").write_text("gone bad")
+    with pytest.warns(RuntimeWarning, match="a.mp4"):
+        items = data.__getitems__([0, 1, 2, 3])  # draws 0, 1 from a.mp4; 2, 3 from b.mp4
+    assert [frames.shape[0] for frames, _ in items] == [5] * 4
+    for index, (frames, _) in enumerate(items):
+        assert [read_frame_code(f) for f in frames.numpy()] == data.miner.draw(index + 2 * (index < 2))[1]
 
 
 def test_tuples_on_the_device_follow_their_labels(clips):
@@ -118,6 +175,15 @@ def test_miner_skips_clips_too_short_for_the_gaps():
         TupleMiner([long], gaps=(3, 2))
     with pytest.raises(ValueError, match="^top"):
         TupleMiner([long], top=0.0)
+    with pytest.raises(ValueError, match="^per_read"):
+        TupleMiner([long], per_read=0)
+
+
+def test_miner_gives_per_read_draws_in_a_row_to_one_video():
+    infos = [VideoInfo(f"{v}.mp4", 40, 24.0, 8, 8, [0.1] * 39) for v in range(3)]
+    miner = TupleMiner(infos, per_read=3)
+    assert [miner.draw(i)[0] for i in range(12)] == [0, 0, 0, 1, 1, 1, 2, 2, 2, 0, 0, 0]
+    assert TupleMiner(infos).draw(7) == TupleMiner(infos, per_read=1).draw(7)
 
 
 def test_damaged_files_are_skipped_and_reported(clips, tmp_path, deadline):
@@ -163,9 +229,15 @@ def test_reads_are_guarded_by_a_timeout():
     assert call_with_timeout(lambda: 42, 5, "fine read") == 42
 
 
-@pytest.mark.parametrize("workers, context", [(2, "fork"), (2, "spawn")])
-def test_workers_give_the_same_batches_as_the_main_process(clips, workers, context, deadline):
-    data = Videos("train", 32, length=24)
+@pytest.mark.parametrize("workers, context, source", [
+    (2, "fork", "videos"), (2, "fork", "grouped folder"), (2, "spawn", "grouped folder"),
+    pytest.param(2, "spawn", "videos", marks=pytest.mark.slow)])  # spawning costs ~25 s on a busy machine
+def test_workers_give_the_same_batches_as_the_main_process(clips, workers, context, source, deadline):
+    if source == "videos":  # clips kept decoded, one draw per read
+        data = Videos("train", 32, length=24)
+    else:  # 4 draws per read, each decoded by a new reader
+        folder = VideoFolder(os.path.join(clips, "train"))
+        data = VideoTuples(folder, size=36, crop_top=CODE_ROWS, per_read=4, length=24)
     want = list(tuple_batches(data, 8, seed=3))
     got = list(tuple_batches(data, 8, seed=3, num_workers=workers, multiprocessing_context=context))
     assert len(got) == len(want) == 3

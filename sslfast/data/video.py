@@ -9,6 +9,12 @@ or after a fork); ``num_threads=1`` is about twice as fast as the default on
 two cores for tuple-sized reads; damaged files can hang it (upstream issues
 269, 363, 373), so the metadata scan runs in a child process that is killed
 when a file stalls, and every later open or read runs under a timeout.
+
+Decoding in a process whose torch runs several OpenMP threads (the main
+process with ``num_workers=0``) can be many times slower on a busy machine:
+the OpenMP threads spin after each torch op and starve decord's decoder
+thread. DataLoader workers run torch on one thread; in the main process use
+``torch.set_num_threads(1)`` or ``OMP_WAIT_POLICY=PASSIVE``.
 """
 from __future__ import annotations
 
@@ -35,6 +41,12 @@ PROBE_TIMEOUT = 60.0     # seconds one file's scan may take before it counts as 
 STARTUP_TIMEOUT = 600.0  # seconds the scanning process may take to import torch and sslfast
 READ_TIMEOUT = 30.0      # seconds one open or get_batch may take
 MAX_OPEN_READERS = 64    # per process; least recently used readers are closed
+# Videos of at most this many frames get a new reader per read instead of a
+# kept one: for short clips decord's open (which indexes every packet) costs
+# less than a kept reader's seek back (which restarts its decoder): 6.6 vs
+# 9.9 ms per read of 48-frame clips here, while for 300 frames of 320x240
+# a kept reader wins (20 vs 44 ms).
+KEEP_READER_FRAMES = 150
 TUPLE_FRAMES = 5         # a < b < c < d < e per mined window
 CACHE_VERSION = 1
 _FORKED_READERS: list = []  # readers inherited through fork (see VideoFolder._reader)
@@ -47,23 +59,46 @@ def cache_root() -> str:
 
 
 # --------------------------------------------------------------------------- guarded calls
+class _Guard:
+    """The daemon thread that runs this process's guarded calls, one after
+    another. Kept between calls: starting and joining a thread per read cost
+    more than the read itself on a busy 2-core machine (about 2 ms each)."""
+
+    def __init__(self):
+        self.pid = os.getpid()
+        self.tasks: "queue.SimpleQueue" = queue.SimpleQueue()
+        threading.Thread(target=self._serve, name="sslfast-read", daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            fn, result, done = self.tasks.get()
+            try:
+                result["value"] = fn()
+            except BaseException as error:  # handed to the caller
+                result["error"] = error
+            done.set()
+
+
+_guard: Optional[_Guard] = None
+_guard_lock = threading.Lock()
+
+
 def call_with_timeout(fn: Callable, timeout: float, what: str):
-    """``fn()`` in a daemon thread; TimeoutError if it has not returned after
-    ``timeout`` seconds. A hung decoder thread is abandoned (it cannot be
-    killed), but the caller goes on and never reads that file again."""
+    """``fn()`` on this process's guard thread; TimeoutError if it has not
+    returned after ``timeout`` seconds. A hung guard thread is abandoned (it
+    cannot be killed) and the next call starts a new one, so the caller goes
+    on (and never reads that file again)."""
+    global _guard
     result: Dict[str, object] = {}
-
-    def target():
-        try:
-            result["value"] = fn()
-        except BaseException as error:  # handed to the caller below
-            result["error"] = error
-
-    thread = threading.Thread(target=target, name=f"sslfast-read {what}", daemon=True)
-    thread.start()
-    thread.join(timeout)
-    if thread.is_alive():
-        raise TimeoutError(f"{what}: no answer after {timeout:.0f} s")
+    done = threading.Event()
+    with _guard_lock:  # one guard per process: a forked child inherits no threads
+        if _guard is None or _guard.pid != os.getpid():
+            _guard = _Guard()
+        guard = _guard
+        guard.tasks.put((fn, result, done))
+        if not done.wait(timeout):
+            _guard = None
+            raise TimeoutError(f"{what}: no answer after {timeout:.0f} s")
     if "error" in result:
         raise result["error"]
     return result["value"]
@@ -86,11 +121,9 @@ def probe_video(path: str, motion_size: int = 32, chunk: int = 64) -> VideoInfo:
     """Open ``path`` with decord and score the motion of every step with
     :func:`sslfast.ops.frame_motion` (frames decoded in sorted chunks, with
     one frame of overlap between chunks). Raises on any decoding error."""
-    import decord
-
     from .. import ops
 
-    reader = decord.VideoReader(path, num_threads=1)
+    reader = _open_reader(path)
     frames = len(reader)
     if frames < 2:
         raise ValueError(f"{frames} decodable frame(s)")
@@ -211,6 +244,12 @@ class ScanCache:
         os.replace(tmp, self.path)
 
 
+def _open_reader(path: str):
+    import decord
+
+    return decord.VideoReader(path, num_threads=1)
+
+
 def _channels_first(frames: np.ndarray) -> torch.Tensor:
     """uint8 [T, H, W, C] -> contiguous [T, C, H, W]. The copy is NumPy's, on
     one thread: torch's parallel copy of these small arrays costs more in
@@ -235,9 +274,11 @@ class VideoFolder(Dataset):
     ``(path, reason)`` with a warning. A file that fails later, when read, is
     skipped from then on in that process (reported the same way).
 
-    Readers are opened lazily in the process that reads (one per file,
-    ``num_threads=1``, the least recently used closed beyond 64), so the
-    folder works in DataLoader workers started by fork or spawn. With
+    Readers (``num_threads=1``) are opened in the process that reads, so
+    the folder works in DataLoader workers started by fork or spawn: a new
+    one per read for clips of at most ``KEEP_READER_FRAMES`` frames (cheaper
+    than seeking a kept one back), else one kept per file (the least
+    recently used closed beyond 64). With
     ``keep_decoded`` (a byte budget per process), :meth:`read` decodes a
     whole video once and serves later reads from memory while the decoded
     videos fit the budget: for small clip collections read over and over
@@ -308,8 +349,6 @@ class VideoFolder(Dataset):
         return video in self._broken
 
     def _reader(self, video: int):
-        import decord
-
         if self._pid != os.getpid():
             # Forked: the parent's readers are unusable here, and destroying
             # one would join decoder threads that do not exist in this process
@@ -319,8 +358,7 @@ class VideoFolder(Dataset):
         reader = self._readers.get(video)
         if reader is None:
             path = self.videos[video].path
-            reader = call_with_timeout(lambda: decord.VideoReader(path, num_threads=1), self.read_timeout,
-                                       f"opening {path}")
+            reader = call_with_timeout(lambda: _open_reader(path), self.read_timeout, f"opening {path}")
             self._readers[video] = reader
             while len(self._readers) > MAX_OPEN_READERS:
                 self._readers.popitem(last=False)
@@ -352,9 +390,13 @@ class VideoFolder(Dataset):
         order = sorted(set(frames))
         path = self.videos[video].path
         try:
-            reader = self._reader(video)
-            batch = call_with_timeout(lambda: reader.get_batch(order).asnumpy(), self.read_timeout,
-                                      f"reading {path}")
+            if self.videos[video].frames > KEEP_READER_FRAMES:
+                reader = self._reader(video)
+                batch = call_with_timeout(lambda: reader.get_batch(order).asnumpy(), self.read_timeout,
+                                          f"reading {path}")
+            else:
+                batch = call_with_timeout(lambda: _open_reader(path).get_batch(order).asnumpy(), self.read_timeout,
+                                          f"reading {path}")
         except Exception as error:  # decord's errors, TimeoutError
             self._readers.pop(video, None)
             self._skip(video, path, f"{type(error).__name__}: {error}".strip()[:300])
@@ -382,20 +424,25 @@ class TupleMiner:
     (shortened for clips too short for it); its score is the mean
     frame_motion of its steps. Per video the ``top`` fraction of window
     starts (at least one) with the highest scores is kept, as Misra et al.
-    keep high-motion windows. Draw ``i`` takes video ``i % videos``, a kept
+    keep high-motion windows. Draw ``i`` takes video ``(i // per_read) %
+    videos`` (so ``per_read`` consecutive draws share a video and can be
+    decoded together, as the paper mines many tuples per video), a kept
     window uniformly, four gaps uniform in ``gaps`` (clipped to the window)
     and a uniform offset of the five frames in the window. Draws are pure
-    functions of ``(seed, i)``.
+    functions of ``(seed, i)``; every draw's distribution is the same for
+    any ``per_read``.
     """
 
     def __init__(self, videos: Sequence[VideoInfo], *, gaps: Tuple[int, int] = (2, 4), top: float = 0.5,
-                 seed: int = 0):
+                 seed: int = 0, per_read: int = 1):
         low, high = gaps
         if isinstance(low, bool) or not isinstance(low, int) or not isinstance(high, int) or not 1 <= low <= high:
             raise ValueError(f"gaps: expected integers 1 <= low <= high, got {gaps!r}")
         if not 0.0 < top <= 1.0:
             raise ValueError(f"top: expected a fraction in (0, 1], got {top!r}")
-        self.gaps, self.top, self.seed = (low, high), float(top), int(seed)
+        if isinstance(per_read, bool) or not isinstance(per_read, int) or per_read < 1:
+            raise ValueError(f"per_read: expected a positive int, got {per_read!r}")
+        self.gaps, self.top, self.seed, self.per_read = (low, high), float(top), int(seed), per_read
         self.usable: List[int] = []
         self.windows: Dict[int, Tuple[int, np.ndarray]] = {}  # video -> (span, kept window starts)
         for v, info in enumerate(videos):
@@ -415,7 +462,7 @@ class TupleMiner:
     def draw(self, index: int) -> Tuple[int, List[int]]:
         """(video, [a, b, c, d, e]) of draw ``index``."""
         rng = np.random.default_rng([self.seed, int(index)])
-        video = self.usable[int(index) % len(self.usable)]
+        video = self.usable[int(index) // self.per_read % len(self.usable)]
         span, starts = self.windows[video]
         start = int(starts[rng.integers(len(starts))])
         high = min(self.gaps[1], span // 4)
@@ -429,43 +476,91 @@ class VideoTuples(Dataset):
     :func:`frame_tuples`.
 
     Item ``i`` is ``(uint8 [5, 3, H, W] frames a..e, label of the video)``
-    from :meth:`TupleMiner.draw` ``(i)``, decoded by one sorted
-    ``get_batch``. ``crop_top`` rows are cut off the top of every frame (the
-    built-in clips' frame-index code); with ``size`` each frame's shorter side
-    is then resized to ``size`` and centre-cropped square. A draw from a file
-    that fails is replaced by the next video's. ``length`` defaults to
-    ``draws_per_video`` per usable video.
+    from :meth:`TupleMiner.draw` ``(i)``. ``crop_top`` rows are cut off the
+    top of every frame (the built-in clips' frame-index code); with ``size``
+    each frame's shorter side is then resized to ``size`` and centre-cropped
+    square. A draw from a file that fails is replaced by the next video's.
+    ``length`` defaults to ``draws_per_video`` per usable video.
+
+    The fast path is :meth:`__getitems__` (the DataLoader's batch fetch) over
+    the order of :meth:`epoch_order`: ``per_read`` consecutive draws share a
+    video (see :class:`TupleMiner`), the epoch order keeps each such group
+    inside one batch, and a batch decodes the union of its draws' frames in
+    one sorted ``get_batch`` per video, so opening, seeking and decoding a
+    file is paid once per group instead of once per tuple. Use a batch size
+    that is a multiple of ``per_read``.
     """
 
     def __init__(self, folder: VideoFolder, *, size: Optional[int] = None, gaps: Tuple[int, int] = (2, 4),
                  top: float = 0.5, seed: int = 0, draws_per_video: int = 64, crop_top: int = 0,
-                 length: Optional[int] = None):
+                 length: Optional[int] = None, per_read: int = 8):
         self.folder, self.size, self.crop_top = folder, size, int(crop_top)
-        self.miner = TupleMiner(folder.videos, gaps=gaps, top=top, seed=seed)
+        self.miner = TupleMiner(folder.videos, gaps=gaps, top=top, seed=seed, per_read=per_read)
         self.length = int(length if length is not None else draws_per_video * len(self.miner.usable))
         self.classes = folder.classes
 
     def __len__(self) -> int:
         return self.length
 
+    def epoch_order(self, seed: int, epoch: int) -> torch.Tensor:
+        """Epoch ``epoch``'s order of the draws (int64 ``[len(self)]``): the
+        groups of ``per_read`` draws that share a video, in an order seeded
+        by ``(seed, epoch)`` (with ``per_read`` 1, the Trainer's own default
+        permutation)."""
+        group = self.miner.per_read
+        generator = torch.Generator().manual_seed(seed * 100003 + epoch)
+        starts = torch.randperm(-(-self.length // group), generator=generator) * group
+        order = (starts[:, None] + torch.arange(group)).flatten()
+        return order[order < self.length]
+
+    def _window(self, frames: np.ndarray) -> torch.Tensor:
+        """Decoded HWC frames -> the item's ``[5, 3, H, W]`` (code band cut, resized)."""
+        frames = frames[:, self.crop_top:]
+        if self.size is not None:
+            frames = np.stack([fit_square(frame, self.size) for frame in frames])
+        return _channels_first(frames)
+
     def frames(self, index: int) -> Tuple[torch.Tensor, int, List[int]]:
         """``(uint8 [5, 3, H, W], video, [a, b, c, d, e])`` of draw ``index``."""
         for step in range(len(self.miner.usable)):
-            video, chosen = self.miner.draw(index + step)
+            video, chosen = self.miner.draw(index + step * self.miner.per_read)
             decoded = self.folder.read(video, chosen)
-            if decoded is None:
-                continue
-            decoded = decoded[:, self.crop_top:]
-            if self.size is not None:
-                decoded = np.stack([fit_square(frame, self.size) for frame in decoded])
-            return _channels_first(decoded), video, chosen
+            if decoded is not None:
+                return self._window(decoded), video, chosen
         raise RuntimeError(f"folder: none of the {len(self.miner.usable)} usable videos could be read")
 
-    def __getitem__(self, index: int):
+    def _check(self, index: int) -> None:
         if not 0 <= index < self.length:
             raise IndexError(f"index {index} out of range for {self.length} draws")
+
+    def __getitem__(self, index: int):
+        self._check(index)
         frames, video, _ = self.frames(index)
         return frames, self.folder.labels[video]
+
+    def __getitems__(self, indices: Sequence[int]) -> List[Tuple[torch.Tensor, int]]:
+        """The items of ``indices``, the draws that share a video decoded
+        together: one sorted ``get_batch`` of the union of their frames."""
+        for index in indices:
+            self._check(index)
+        draws = [self.miner.draw(index) for index in indices]
+        wanted: Dict[int, set] = {}
+        for video, chosen in draws:
+            wanted.setdefault(video, set()).update(chosen)
+        decoded: Dict[int, Tuple[np.ndarray, Dict[int, int]]] = {}
+        for video, frames in wanted.items():
+            order = sorted(frames)
+            batch = self.folder.read(video, order)
+            if batch is not None:
+                decoded[video] = batch, {frame: row for row, frame in enumerate(order)}
+        items = []
+        for index, (video, chosen) in zip(indices, draws):
+            if video not in decoded:  # the file failed: __getitem__ replaces the draw
+                items.append(self[index])
+                continue
+            batch, row = decoded[video]
+            items.append((self._window(batch[[row[frame] for frame in chosen]]), self.folder.labels[video]))
+        return items
 
 
 # --------------------------------------------------------------------------- on the device
@@ -514,6 +609,9 @@ class _WithIndex(Dataset):
     def __getitem__(self, index: int):
         return self.dataset[index][0], index
 
+    def __getitems__(self, indices: List[int]):
+        return [(item[0], index) for item, index in zip(self.dataset.__getitems__(indices), indices)]
+
 
 def tuple_batches(dataset: VideoTuples, batch_size: int, *, seed: int = 0, epochs: int = 1, num_workers: int = 0,
                   multiprocessing_context: Optional[str] = None, device: str = "cpu", crop: Optional[int] = None,
@@ -522,18 +620,20 @@ def tuple_batches(dataset: VideoTuples, batch_size: int, *, seed: int = 0, epoch
     """``(tuples [B, 3, C, crop, crop], labels [B])`` batches for training.
 
     Workers (``num_workers`` processes, started by ``multiprocessing_context``
-    "fork" or "spawn", or the platform default) decode mined windows; each
-    batch is moved to ``device`` and assembled there by :func:`frame_tuples`.
-    Epoch ``e`` visits the draws in an order seeded by ``(seed, e)`` and
+    "fork" or "spawn", or the platform default) decode whole batches of
+    mined windows (:meth:`VideoTuples.__getitems__`); each batch is moved to
+    ``device`` and assembled there by :func:`frame_tuples`. Epoch ``e``
+    visits the draws in :meth:`VideoTuples.epoch_order` ``(seed, e)`` and
     labels tuples with a seed derived from both, so every epoch gives new
     tuples. The last partial batch of an epoch is dropped.
     """
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size: expected a positive int, got {batch_size!r}")
     for epoch in range(epochs):
-        order = torch.Generator().manual_seed(seed * 100003 + epoch)
-        loader = DataLoader(_WithIndex(dataset), batch_size=batch_size, shuffle=True, generator=order,
-                            num_workers=num_workers, collate_fn=_indexed, drop_last=True,
+        order = dataset.epoch_order(seed, epoch)
+        batches = order[:len(order) // batch_size * batch_size].view(-1, batch_size).tolist()
+        loader = DataLoader(_WithIndex(dataset), batch_sampler=batches, num_workers=num_workers,
+                            collate_fn=_indexed,
                             multiprocessing_context=multiprocessing_context if num_workers else None)
         for frames, index in loader:
             frames, index = frames.to(device, non_blocking=True), index.to(device, non_blocking=True)

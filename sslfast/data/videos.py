@@ -136,7 +136,9 @@ class Videos(VideoTuples):
     see :func:`sslfast.data.video.frame_tuples`) is ``size``. ``code=True``
     keeps the frame-index band (and the frames' native size). ``length``
     defaults to 64 draws per clip (train) or 16 (test). The clips are small,
-    so each process keeps them decoded after its first read of each.
+    so each process keeps them decoded after its first read of each; with
+    no decoding left to share, every draw takes the next clip
+    (``per_read=1``), which keeps batches as varied as possible.
     """
 
     def __init__(self, split: str = "train", size: int = 64, *, seed: int = 0, gaps: Tuple[int, int] = (2, 4),
@@ -146,4 +148,4 @@ class Videos(VideoTuples):
         folder = VideoFolder(os.path.join(ensure_videos(root), split), keep_decoded=KEEP_DECODED)
         super().__init__(folder, size=None if code else size * 9 // 8, gaps=gaps, top=top, seed=seed,
                          draws_per_video=64 if split == "train" else 16, crop_top=0 if code else CODE_ROWS,
-                         length=length)
+                         length=length, per_read=1)

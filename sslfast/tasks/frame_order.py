@@ -84,6 +84,12 @@ class FrameOrderTask(PretextTask):
         return frame_tuples(images, index, seed, crop=self.crop, positive=self.positive, mean=self.mean,
                             std=self.std)
 
+    def epoch_order(self, trainer, epoch: int) -> Optional[torch.Tensor]:
+        """The video data set's own order (:meth:`sslfast.data.VideoTuples.epoch_order`:
+        draws that share a video stay in one batch and are decoded together)."""
+        data = trainer.dataset.dataset  # the Trainer's IndexedImages wraps the data set
+        return data.epoch_order(trainer.config.seed, epoch) if hasattr(data, "epoch_order") else None
+
     def build_model(self, backbone: str = "small", **backbone_options) -> nn.Module:
         return FrameOrderNet(self.make_encoder(backbone, **backbone_options), self.hidden, self.grid)
 
