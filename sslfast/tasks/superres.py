@@ -21,9 +21,10 @@ bicubic reproduces exactly. ``bias_free=False`` gives SRGAN's conv-BN
 blocks (``batch_norm``).
 
 As in SRGAN, whose adversarial network starts from the trained MSE network
-(SRResNet: 10^6 MSE iterations, then 2 x 10^5 GAN ones), the first
-``mse_warmup`` fraction of the run (default 0.8) trains the generator on MSE
-alone; the content and adversarial terms join afterwards.
+(SRResNet), the first ``mse_warmup`` fraction of the run trains the generator
+on MSE alone and the content and adversarial terms join afterwards (default
+0.5, so that half of a short run still trains against the discriminator; the
+paper's 10^6 MSE + 2 x 10^5 GAN iterations would be 5/6).
 
 The discriminator is a strided-conv stack (:class:`~sslfast.tasks.gan.Discriminator`).
 Generator loss: MSE + ``content_weight`` x content loss + 1e-3 x adversarial.
@@ -161,7 +162,7 @@ class SuperResolutionTask(GANTask):
     the generator (False, as EDSR; True as SRGAN, needs ``bias_free=False``),
     ``content`` ("discriminator", "none" or the path of an sslfast checkpoint
     whose encoder gives the features), ``content_weight`` (6e-3),
-    ``adversarial_weight`` (1e-3), ``mse_warmup`` (0.8: the first 80% of the
+    ``adversarial_weight`` (1e-3), ``mse_warmup`` (0.5: the first half of the
     run trains the generator on MSE alone)."""
 
     name = "superres"
@@ -169,7 +170,7 @@ class SuperResolutionTask(GANTask):
 
     def __init__(self, channels: int = 32, blocks: int = 4, bicubic_skip: bool = True, bias_free: bool = True,
                  batch_norm: bool = False, content: str = "discriminator", content_weight: float = 1 / 12.75 ** 2,
-                 adversarial_weight: float = 1e-3, mse_warmup: float = 0.8, mean=DEFAULT_MEAN, std=DEFAULT_STD):
+                 adversarial_weight: float = 1e-3, mse_warmup: float = 0.5, mean=DEFAULT_MEAN, std=DEFAULT_STD):
         if bias_free and batch_norm:
             raise ValueError("batch_norm: batch norm shifts its output, so it cannot be bias-free; "
                              "set bias_free=False for SRGAN's conv-BN blocks")
