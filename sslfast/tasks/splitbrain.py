@@ -39,7 +39,8 @@ from .colorization import (AB_SCALE, ABPrior, DenseHead, PriorMixin, grayscale_f
 from .synthetic import DEPTH_RANGE, DEPTH_REFERENCE, HELD_OUT_OFFSET, log_depth
 
 PAIRS = ("lab", "rgb_depth")
-FAR = math.log(DEPTH_RANGE[1] / DEPTH_REFERENCE)  # the log-depth target of rays that hit nothing (as synthetic's log_depth)
+# The log-depth input and target of rays that hit nothing (synthetic's log_depth of the far end).
+FAR = math.log(DEPTH_RANGE[1] / DEPTH_REFERENCE)
 
 
 class SplitEncoder(Encoder):
@@ -280,7 +281,8 @@ class SplitBrainTask(PriorMixin, PretextTask):
             with torch.no_grad():
                 predicted_depth, predicted_rgb = model.eval()(inputs)
             up = lambda x: F.interpolate(x.float(), size=size, mode="nearest")  # noqa: E731
-            columns += [("RGB->depth", depth_picture(up(predicted_depth))), ("depth->RGB", unnormalise_rgb(up(predicted_rgb)))]
+            columns += [("RGB->depth", depth_picture(up(predicted_depth))),
+                        ("depth->RGB", unnormalise_rgb(up(predicted_rgb)))]
         pictures = torch.stack([picture for _, picture in columns], 1).flatten(0, 1)
         return pictures.cpu(), [name for _ in range(len(images)) for name, _ in columns]
 
