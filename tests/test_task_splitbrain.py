@@ -76,3 +76,61 @@ def test_show_without_a_model_draws_the_targets(name):
     pictures, captions = get_task(name).show_batch(photo_crops(2, 16), torch.arange(2), 0)
     assert pictures.shape == (6, 3, 16, 16) and len(captions) == 6
     assert 0 <= pictures.min() and pictures.max() <= 1
+
+
+def rendered_rgbd(task, index, seed, size):
+    """The RGB-D input from the renderer's own outputs, written from the spec:
+    default-normalised RGB, then log(depth / 5 m) clamped to [0.5, 50] m, far where nothing is hit."""
+    scenes = ops.sample_scenes(seed, index, n_objects=task.objects, ground_plane=task.ground_plane, central=True)
+    out = ops.render_scenes(scenes, size, size, samples=task.samples, rgb_dtype=torch.uint8)
+    rgb = (out["rgb"].double().numpy() / 255 - np.array([0.485, 0.456, 0.406])[:, None, None]) \
+        / np.array([0.229, 0.224, 0.225])[:, None, None]
+    depth = out["depth"].double().numpy()
+    log_depth = np.where(depth > 0, np.log(np.clip(depth, 0.5, 50) / 5), np.log(10))
+    return np.concatenate([rgb, log_depth], 1)
+
+
+def test_rgb_depth_batches_are_renders_and_their_depth():
+    task = get_task("splitbrain", pair="rgb_depth")
+    index = torch.tensor([3, 11, 40])
+    inputs, targets = task.make_batch(photo_crops(3, 32), index, seed=5)
+    expected = rendered_rgbd(task, index, 5, 32)
+    assert inputs.shape == (3, 4, 32, 32) and np.abs(inputs.double().numpy() - expected).max() < 1e-5
+    assert np.abs(targets.depth.double().numpy() - expected[:, 3:, ::4, ::4]).max() < 1e-5
+    assert np.abs(targets.rgb.double().numpy() - expected[:, :3, ::4, ::4]).max() < 1e-5
+    assert (expected[:, 3] < np.log(10)).any() and (expected[:, 3] == np.log(10)).any()  # objects and misses
+
+
+def test_rgb_depth_encoder_splits_rgb_from_depth():
+    task = get_task("splitbrain", pair="rgb_depth")
+    model = task.build_model("small", widths=(16, 32))
+    encoder = task.encoder(model)
+    assert encoder.l_net.in_channels == 3 and encoder.ab_net.in_channels == 1 and encoder.out_channels == 32
+    x, _ = task.make_batch(photo_crops(2, 16), torch.arange(2), 0)
+    assert torch.equal(encoder(x), torch.cat([encoder.l_net(x[:, :3]), encoder.ab_net(x[:, 3:])], 1))
+    transfer = task.prepare_input(photo_crops(2, 16))  # no depth at transfer time: a flat far plane
+    assert transfer.shape == (2, 4, 16, 16) and torch.all(transfer[:, 3] == np.log(10))
+    check_encoder(task, model, photo_crops(4, 16))
+
+
+def test_rgb_depth_a_few_steps_lower_both_losses(tmp_path):
+    rows = check_loss_drops(get_task("splitbrain", pair="rgb_depth"), photo_crops(64, 32), tmp_path, steps=30,
+                            lr=3e-3)
+    for key in ("depth_loss", "rgb_loss"):
+        assert np.mean([r[key] for r in rows[-5:]]) < np.mean([r[key] for r in rows[:5]]), key
+
+
+def test_rgb_depth_resume_show_and_quality(tmp_path):
+    task = get_task("splitbrain", pair="rgb_depth")
+    check_resume(task, photo_crops(48, 16), tmp_path / "resume")
+    checkpoint = trained_checkpoint(task, photo_crops(32, 32), tmp_path)
+    check_show_and_quality("splitbrain", checkpoint, tmp_path, columns=4)
+    _, model, _ = load_checkpoint(checkpoint)
+    rows = task.quality(model, photo_crops(8, 32), torch.arange(8), 0)
+    assert [r["metric"] for r in rows] == ["RGB -> depth RMSE (log depth)", "depth -> RGB RMSE (normalised RGB)"]
+    assert all(r["baseline"] > 0 and np.isfinite(r["model"]) for r in rows)
+
+
+def test_unknown_pair_is_refused():
+    with pytest.raises(ValueError, match="^pair"):
+        get_task("splitbrain", pair="rgb_normals")

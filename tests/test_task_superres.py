@@ -92,3 +92,49 @@ def test_generator_starts_at_bicubic_without_checkerboard(generator):
     lr = torch.randn(2, 3, 6, 6, generator=generator)
     expected = F.interpolate(lr, scale_factor=4, mode="bicubic", align_corners=False)
     assert torch.allclose(model.eval()(lr), expected, atol=1e-6)
+
+
+def randomised(model):
+    """The model with every parameter redrawn (so the residual branch is not the zero it starts as)."""
+    with torch.no_grad():
+        for p in model.parameters():
+            p.normal_(0, 0.05)
+    return model.eval()
+
+
+def test_bias_free_generator_leaves_flat_images_exactly_bicubic(generator):
+    task = get_task("superres", **SMALL)
+    model = randomised(task.build_model())
+    images = torch.full((3, 3, 32, 32), 60, dtype=torch.uint8)
+    images[1], images[2, 0] = 230, 10
+    lr, hr = task.make_batch(images, torch.arange(3), 0)
+    up = task.upsample(model, lr)
+    assert torch.allclose(up["SR"], images.float() / 255, atol=1e-6)
+    assert torch.allclose(up["SR"], up["bicubic"], atol=1e-6)
+    # Positively homogeneous residual: scaling the contrast around the mean scales the residual.
+    x = torch.randn(2, 3, 8, 8, generator=generator)
+    bicubic = F.interpolate(x, scale_factor=4, mode="bicubic", align_corners=False)
+    with torch.no_grad():
+        residual, residual_scaled = model(x) - bicubic, model(2.5 * x + 1.0) - 2.5 * bicubic - 1.0
+    assert residual.abs().max() > 1e-2
+    assert torch.allclose(residual_scaled, 2.5 * residual, atol=1e-4)
+    # With biases (SRGAN's conv-BN), flat images do get a residual.
+    biased = randomised(get_task("superres", bias_free=False, batch_norm=True, **SMALL).build_model())
+    assert (task.upsample(biased, lr)["SR"] - images.float() / 255).abs().max() > 1e-3
+
+
+def test_bias_free_refuses_batch_norm():
+    with pytest.raises(ValueError, match="^batch_norm"):
+        get_task("superres", bias_free=True, batch_norm=True)
+    with pytest.raises(ValueError, match="^mse_warmup"):
+        get_task("superres", mse_warmup=1.5)
+
+
+def test_mse_warmup_trains_the_generator_on_mse_alone_first(tmp_path):
+    task = get_task("superres", mse_warmup=0.5, **SMALL)
+    rows = Trainer(task, photo_crops(16, 16), task_config(tmp_path, steps=4, log_every=1, batch_size=4)).fit()
+    for row in rows[:2]:  # steps 0-1: the loss is the MSE; content and adversarial are logged, not trained
+        assert row["loss"] == pytest.approx(row["mse_loss"]) and row["content_loss"] > 0
+    for row in rows[2:]:
+        expected = row["mse_loss"] + row["content_loss"] + 1e-3 * row["adversarial_loss"]
+        assert row["loss"] == pytest.approx(expected, rel=1e-5)

@@ -2,8 +2,10 @@
 discriminator and the alternating two-optimiser training step.
 
 Each step first updates the discriminator on real vs (detached) generated
-images, then the generator on its task losses plus ``adversarial_weight`` x
-the non-saturating adversarial loss, with the discriminator's parameters
+images, then the generator on its reconstruction losses plus its perceptual
+losses and ``adversarial_weight`` x the non-saturating adversarial loss (these
+two only after the first ``mse_warmup`` fraction of the run, as SRGAN starts
+its GAN from the trained MSE network), with the discriminator's parameters
 frozen so no gradient leaks into them. Both go through
 ``trainer.backward_and_step`` (AMP scaler, clipping), so both optimisers and
 their schedulers are checkpointed and resumed by the Trainer. Single-process
@@ -77,6 +79,7 @@ class GANTask(PretextTask):
 
     adversarial_weight: float = 1e-3
     discriminator_lr_scale: float = 1.0   # discriminator lr = run lr x this
+    mse_warmup: float = 0.0               # fraction of the run before the perceptual + adversarial terms join
     mean: tuple = DEFAULT_MEAN            # the images' normalisation
     std: tuple = DEFAULT_STD
 
@@ -101,8 +104,16 @@ class GANTask(PretextTask):
         raise NotImplementedError
 
     def generator_losses(self, model: nn.Module, output: torch.Tensor, inputs, targets) -> Dict[str, torch.Tensor]:
-        """Named non-adversarial generator losses (summed with the adversarial one)."""
+        """Named reconstruction losses of the generator (always on)."""
         raise NotImplementedError
+
+    def perceptual_losses(self, model: nn.Module, output: torch.Tensor, inputs, targets) -> Dict[str, torch.Tensor]:
+        """Named losses that join with the adversarial one after ``mse_warmup``. Default: none."""
+        return {}
+
+    def gan_phase(self, trainer) -> bool:
+        """Whether this step is past the MSE-only warm-up."""
+        return trainer.step >= self.mse_warmup * trainer.config.steps
 
     def loss(self, outputs, targets) -> torch.Tensor:
         raise NotImplementedError(f"{self.name}: trained by training_step's alternating GAN updates")
@@ -120,8 +131,12 @@ class GANTask(PretextTask):
         with frozen(model.discriminator):
             with trainer.autocast():
                 parts = self.generator_losses(model, output, inputs, targets)
+                perceptual = self.perceptual_losses(model, output, inputs, targets)
                 adversarial = real_fake_loss(model.discriminator(fake), True)
-                loss = sum(parts.values()) + self.adversarial_weight * adversarial
+                loss = sum(parts.values())
+                if self.gan_phase(trainer):
+                    loss = loss + sum(perceptual.values()) + self.adversarial_weight * adversarial
+                parts.update(perceptual)
             trainer.backward_and_step(loss, "generator")
         return {"loss": loss.item(), "d_loss": d_loss.item(), **{k: v.item() for k, v in parts.items()},
                 "adversarial_loss": adversarial.item()}
