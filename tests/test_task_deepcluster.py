@@ -65,13 +65,13 @@ def test_uniform_cluster_order_balances_clusters():
     assert counts[[0, 1, 3]].min() >= 300
 
 
-def tiny_run(tmp_path, images, steps, **options):
+def tiny_run(tmp_path, images, steps, until=None, resume=False, **options):
     task = get_task("deepcluster", k=6, pca_dim=8, kmeans_iters=10, **options)
     config = TrainConfig(steps=steps, batch_size=16, lr=0.05, warmup_steps=0, log_every=1, checkpoint_every=1000,
                          out_dir=str(tmp_path), progress=False, backbone_options={"widths": (8, 16)})
-    trainer = Trainer(task, images, config)
+    trainer = Trainer(task, images, config, resume=resume)
     with one_thread():
-        return task, trainer, trainer.fit()
+        return task, trainer, trainer.fit(until=until)
 
 
 def test_each_epoch_reclusters_resets_the_head_and_logs_nmi(tmp_path, monkeypatch):
@@ -86,8 +86,23 @@ def test_each_epoch_reclusters_resets_the_head_and_logs_nmi(tmp_path, monkeypatc
     assert rows[0]["nmi"] == 0.0 and 0 < rows[-1]["nmi"] <= 1
     # the logged NMI is that of the last two epochs' labels
     assert task.history[-1]["nmi"] == pytest.approx(rows[-1]["nmi"])
-    head = trainer.raw_model.head
+    head = trainer.raw_model.classifier
     assert head.bias.abs().max() < 0.2  # re-initialised at the start of epoch 2
+
+
+def test_resume_inside_an_epoch_keeps_its_labels_and_gives_the_same_next_losses(tmp_path, monkeypatch):
+    images = photo_crops(64, 32)
+    _, whole, rows = tiny_run(tmp_path / "whole", images, steps=7)  # 4 steps per epoch: stop inside epoch 1
+    task, first, _ = tiny_run(tmp_path / "split", images, steps=7, until=5)
+    labels = task.labels.clone()
+    calls = []
+    original = ops.kmeans
+    monkeypatch.setattr(ops, "kmeans", lambda *a, **k: calls.append(1) or original(*a, **k))
+    resumed_task, resumed, resumed_rows = tiny_run(tmp_path / "split", images, steps=7, resume=True)
+    assert not calls  # epoch 1's labels came from the checkpoint, not a new clustering
+    assert torch.equal(resumed_task.labels, labels) and resumed_task.labels_epoch == 1
+    assert [h["epoch"] for h in resumed_task.history] == [0, 1]
+    assert [r["loss"] for r in resumed_rows[5:]] == [r["loss"] for r in rows[5:]]
 
 
 def test_nmi_is_sklearns():
