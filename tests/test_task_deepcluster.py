@@ -45,6 +45,39 @@ def test_flips_are_per_sample_and_seeded():
     assert (same | mirrored).all() and 5 < mirrored.sum() < 27
 
 
+def test_crops_are_resized_parts_of_each_image_seeded_per_sample():
+    images = photo_crops(6, 32)
+    index = torch.arange(6)
+    task = get_task("deepcluster", flip=False, crop=0.75)
+    inputs, _ = task.make_batch(images, index, seed=3)
+    assert torch.equal(inputs, task.make_batch(images, index, seed=3)[0])
+    # Oracle: every 24 px crop of the image, upsampled with torch's bilinear
+    # (as uint8), then our checked Sobel; one of them must be the input.
+    plain = get_task("deepcluster", flip=False)
+    found = []
+    for b in range(len(images)):
+        crops = torch.stack([images[b, :, y:y + 24, x:x + 24] for y in range(9) for x in range(9)]).float()
+        upsampled = nn.functional.interpolate(crops, size=(32, 32), mode="bilinear", align_corners=False)
+        candidates = plain.prepare_input(upsampled.round().clamp(0, 255).to(torch.uint8))
+        error = (candidates - inputs[b]).abs().flatten(1).amax(1)
+        assert error.min() < 0.1, error.min()
+        found.append(int(error.argmin()))
+    assert len(set(found)) > 1  # the crops' places differ between samples
+
+
+def test_head_convs_keep_the_clustered_layer_above_the_encoder(tmp_path):
+    images = photo_crops(64, 32)
+    task, trainer, rows = tiny_run(tmp_path, images, steps=5, head_convs=1)
+    model = trainer.raw_model
+    assert len(model.head.convs) > 0 and not any(m is model.head for m in model.encoder.modules())
+    x = task.prepare_input(images[:4])
+    model.eval()
+    pooled_head = nn.functional.adaptive_avg_pool2d(model.head.convs(model.encoder(x)), 1).flatten(1)
+    assert torch.allclose(task.embed(model, trainer.dataset, range(4), torch.device("cpu")), pooled_head, atol=1e-5)
+    assert torch.allclose(model(x), model.classifier(pooled_head), atol=1e-5)
+    assert len(task.history) == 2 and rows[-1]["loss"] > 0
+
+
 def test_pca_whitening_matches_sklearn():
     x = torch.randn(300, 12) @ torch.randn(12, 12) + 3
     ours = pca_whiten(x, 5)
@@ -139,3 +172,7 @@ def test_bad_options():
         get_task("deepcluster", k=1)
     with pytest.raises(ValueError, match="^init"):
         get_task("deepcluster", init="kmeans")
+    with pytest.raises(ValueError, match="^crop"):
+        get_task("deepcluster", crop=0)
+    with pytest.raises(ValueError, match="^head_convs"):
+        get_task("deepcluster", head_convs=-1)

@@ -26,7 +26,6 @@ import torch
 from torch import nn
 
 from .. import ops
-from ..models import ConvHead
 from .base import PretextTask, accuracy, register_task
 from .draws import uniform
 from .patch_batches import normalize_whole, to_picture, torch_gather_patches
@@ -37,14 +36,11 @@ JITTER_FIELD = 0x4a697474  # "Jitt"
 class ContextFreeNet(nn.Module):
     """Shared trunk per tile -> per-tile FC -> concatenation -> FC -> classes."""
 
-    def __init__(self, encoder, tiles: int, classes: int, tile_features: int = 128, hidden: int = 512,
-                 head_convs: int = 0):
+    def __init__(self, encoder, tiles: int, classes: int, tile_features: int = 128, hidden: int = 512):
         super().__init__()
         self.encoder, self.tiles = encoder, tiles
-        # ConvHead: the trunk's own conv stages (kept out of the transferred
-        # encoder), pooling, then the per-tile FC.
-        self.tile_fc = nn.Sequential(ConvHead(encoder.out_channels, tile_features, convs=head_convs),
-                                     nn.BatchNorm1d(tile_features), nn.ReLU(inplace=True))
+        self.tile_fc = nn.Sequential(nn.Linear(encoder.out_channels, tile_features), nn.BatchNorm1d(tile_features),
+                                     nn.ReLU(inplace=True))
         self.classifier = nn.Sequential(nn.Linear(tiles * tile_features, hidden), nn.BatchNorm1d(hidden),
                                         nn.ReLU(inplace=True), nn.Linear(hidden, classes))
 
@@ -52,7 +48,7 @@ class ContextFreeNet(nn.Module):
         b, n = x.shape[:2]
         if n != self.tiles:
             raise ValueError(f"x: expected {self.tiles} tiles per sample, got {n}")
-        per_tile = self.tile_fc(self.encoder(x.flatten(0, 1)))
+        per_tile = self.tile_fc(self.encoder.pooled(x.flatten(0, 1)))
         return self.classifier(per_tile.view(b, -1))
 
 
@@ -71,7 +67,7 @@ class JigsawTask(PretextTask):
 
     def __init__(self, n_perms: int = 100, grid: int = 3, cell: Optional[int] = None, tile: Optional[int] = None,
                  gray: float = 0.3, jitter: float = 0.1, tile_features: int = 128, hidden: int = 512,
-                 head_convs: int = 0, batch_ops: str = "sslfast"):
+                 batch_ops: str = "sslfast"):
         if batch_ops not in ("sslfast", "torch"):
             raise ValueError(f"batch_ops: expected 'sslfast' or 'torch', got {batch_ops!r}")
         if not 0 <= gray <= 1:
@@ -79,11 +75,11 @@ class JigsawTask(PretextTask):
         if jitter < 0:
             raise ValueError(f"jitter: expected a value >= 0, got {jitter}")
         super().__init__(n_perms=n_perms, grid=grid, cell=cell, tile=tile, gray=gray, jitter=jitter,
-                         tile_features=tile_features, hidden=hidden, head_convs=head_convs, batch_ops=batch_ops)
+                         tile_features=tile_features, hidden=hidden, batch_ops=batch_ops)
         ops.permutation_set(n_perms, grid * grid)  # checks n_perms early (and caches the set)
         self.n_perms, self.grid, self.cell, self.tile = n_perms, grid, cell, tile
         self.gray, self.jitter, self.batch_ops = gray, jitter, batch_ops
-        self.tile_features, self.hidden, self.head_convs = tile_features, hidden, head_convs
+        self.tile_features, self.hidden = tile_features, hidden
 
     def make_batch(self, images: torch.Tensor, index: torch.Tensor, seed: int) -> Tuple[torch.Tensor, torch.Tensor]:
         """``([B, grid², C, tile, tile] float32, permutation ids [B])``."""
@@ -111,7 +107,7 @@ class JigsawTask(PretextTask):
 
     def build_model(self, backbone: str = "small", **backbone_options) -> nn.Module:
         return ContextFreeNet(self.make_encoder(backbone, **backbone_options), self.grid * self.grid,
-                              self.n_perms, self.tile_features, self.hidden, self.head_convs)
+                              self.n_perms, self.tile_features, self.hidden)
 
     def loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         return nn.functional.cross_entropy(outputs, targets)
