@@ -265,6 +265,7 @@ class Trainer:
             "optimizers": {k: v.state_dict() for k, v in self.optimizers.items()},
             "schedulers": {k: v.state_dict() for k, v in self.schedulers.items()},
             "scaler": self.scaler.state_dict(), "rng": rng_state(), "rows": self.rows,
+            "task_state": self.task.state_dict(),
         }
 
     def save(self) -> None:
@@ -284,6 +285,7 @@ class Trainer:
             self.schedulers[name].load_state_dict(state["schedulers"][name])
         self.scaler.load_state_dict(state["scaler"])
         set_rng_state(state["rng"])
+        self.task.load_state_dict(state.get("task_state", {}))
         self.step, self.rows = state["step"], state["rows"]
 
     # -- the loop ----------------------------------------------------------

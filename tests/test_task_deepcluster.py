@@ -45,6 +45,39 @@ def test_flips_are_per_sample_and_seeded():
     assert (same | mirrored).all() and 5 < mirrored.sum() < 27
 
 
+def test_crops_are_resized_parts_of_each_image_seeded_per_sample():
+    images = photo_crops(6, 32)
+    index = torch.arange(6)
+    task = get_task("deepcluster", flip=False, crop=0.75)
+    inputs, _ = task.make_batch(images, index, seed=3)
+    assert torch.equal(inputs, task.make_batch(images, index, seed=3)[0])
+    # Oracle: every 24 px crop of the image, upsampled with torch's bilinear
+    # (as uint8), then our checked Sobel; one of them must be the input.
+    plain = get_task("deepcluster", flip=False)
+    found = []
+    for b in range(len(images)):
+        crops = torch.stack([images[b, :, y:y + 24, x:x + 24] for y in range(9) for x in range(9)]).float()
+        upsampled = nn.functional.interpolate(crops, size=(32, 32), mode="bilinear", align_corners=False)
+        candidates = plain.prepare_input(upsampled.round().clamp(0, 255).to(torch.uint8))
+        error = (candidates - inputs[b]).abs().flatten(1).amax(1)
+        assert error.min() < 0.1, error.min()
+        found.append(int(error.argmin()))
+    assert len(set(found)) > 1  # the crops' places differ between samples
+
+
+def test_head_convs_keep_the_clustered_layer_above_the_encoder(tmp_path):
+    images = photo_crops(64, 32)
+    task, trainer, rows = tiny_run(tmp_path, images, steps=5, head_convs=1)
+    model = trainer.raw_model
+    assert len(model.head.convs) > 0 and not any(m is model.head for m in model.encoder.modules())
+    x = task.prepare_input(images[:4])
+    model.eval()
+    pooled_head = nn.functional.adaptive_avg_pool2d(model.head.convs(model.encoder(x)), 1).flatten(1)
+    assert torch.allclose(task.embed(model, trainer.dataset, range(4), torch.device("cpu")), pooled_head, atol=1e-5)
+    assert torch.allclose(model(x), model.classifier(pooled_head), atol=1e-5)
+    assert len(task.history) == 2 and rows[-1]["loss"] > 0
+
+
 def test_pca_whitening_matches_sklearn():
     x = torch.randn(300, 12) @ torch.randn(12, 12) + 3
     ours = pca_whiten(x, 5)
@@ -65,13 +98,13 @@ def test_uniform_cluster_order_balances_clusters():
     assert counts[[0, 1, 3]].min() >= 300
 
 
-def tiny_run(tmp_path, images, steps, **options):
+def tiny_run(tmp_path, images, steps, until=None, resume=False, **options):
     task = get_task("deepcluster", k=6, pca_dim=8, kmeans_iters=10, **options)
     config = TrainConfig(steps=steps, batch_size=16, lr=0.05, warmup_steps=0, log_every=1, checkpoint_every=1000,
                          out_dir=str(tmp_path), progress=False, backbone_options={"widths": (8, 16)})
-    trainer = Trainer(task, images, config)
+    trainer = Trainer(task, images, config, resume=resume)
     with one_thread():
-        return task, trainer, trainer.fit()
+        return task, trainer, trainer.fit(until=until)
 
 
 def test_each_epoch_reclusters_resets_the_head_and_logs_nmi(tmp_path, monkeypatch):
@@ -86,8 +119,23 @@ def test_each_epoch_reclusters_resets_the_head_and_logs_nmi(tmp_path, monkeypatc
     assert rows[0]["nmi"] == 0.0 and 0 < rows[-1]["nmi"] <= 1
     # the logged NMI is that of the last two epochs' labels
     assert task.history[-1]["nmi"] == pytest.approx(rows[-1]["nmi"])
-    head = trainer.raw_model.head
+    head = trainer.raw_model.classifier
     assert head.bias.abs().max() < 0.2  # re-initialised at the start of epoch 2
+
+
+def test_resume_inside_an_epoch_keeps_its_labels_and_gives_the_same_next_losses(tmp_path, monkeypatch):
+    images = photo_crops(64, 32)
+    _, whole, rows = tiny_run(tmp_path / "whole", images, steps=7)  # 4 steps per epoch: stop inside epoch 1
+    task, first, _ = tiny_run(tmp_path / "split", images, steps=7, until=5)
+    labels = task.labels.clone()
+    calls = []
+    original = ops.kmeans
+    monkeypatch.setattr(ops, "kmeans", lambda *a, **k: calls.append(1) or original(*a, **k))
+    resumed_task, resumed, resumed_rows = tiny_run(tmp_path / "split", images, steps=7, resume=True)
+    assert not calls  # epoch 1's labels came from the checkpoint, not a new clustering
+    assert torch.equal(resumed_task.labels, labels) and resumed_task.labels_epoch == 1
+    assert [h["epoch"] for h in resumed_task.history] == [0, 1]
+    assert [r["loss"] for r in resumed_rows[5:]] == [r["loss"] for r in rows[5:]]
 
 
 def test_nmi_is_sklearns():
@@ -124,3 +172,7 @@ def test_bad_options():
         get_task("deepcluster", k=1)
     with pytest.raises(ValueError, match="^init"):
         get_task("deepcluster", init="kmeans")
+    with pytest.raises(ValueError, match="^crop"):
+        get_task("deepcluster", crop=0)
+    with pytest.raises(ValueError, match="^head_convs"):
+        get_task("deepcluster", head_convs=-1)

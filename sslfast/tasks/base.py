@@ -97,6 +97,14 @@ class PretextTask:
         re-clusters the data set here. Default: nothing."""
         return None
 
+    def state_dict(self) -> Dict[str, Any]:
+        """Task state that training changes and a resume needs (checkpointed
+        beside the model; DeepCluster keeps its cluster labels). Default: none."""
+        return {}
+
+    def load_state_dict(self, state: Dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict` returned."""
+
     def quality(self, model: nn.Module, images: torch.Tensor, index: torch.Tensor, seed: int) -> List[Dict[str, Any]]:
         """How well a trained model solves the pretext on held-out uint8
         ``images``, beside a trivial baseline: rows ``{"metric", "model",
