@@ -276,9 +276,9 @@ class Trainer:
         state = torch.load(path, map_location=self.device, weights_only=False)
         if state["task"] != self.task.name:
             raise ValueError(f"resume: {path} holds a {state['task']!r} run, not {self.task.name!r}")
-        if state.get("task_options") != self.task.options:
-            raise ValueError(f"resume: {path} was trained with {self.task.name} options {state.get('task_options')}, "
-                             f"not {self.task.options}; delete it or choose another output folder")
+        if not _same_run_shape(state, self.task, self.raw_model):
+            raise ValueError(f"resume: {path} was trained with {self.task.name} options {state.get('task_options')} "
+                             f"or another model, not {self.task.options}; delete it or choose another output folder")
         self.raw_model.load_state_dict(state["model"])
         for name, opt in self.optimizers.items():
             opt.load_state_dict(state["optimizers"][name])
@@ -348,10 +348,29 @@ class Trainer:
                  plot_curves(steps, curves, title=f"{self.task.name}: training loss"))
 
 
-def checkpoint_matches(path: str, task) -> bool:
-    """Whether the checkpoint at ``path`` is a run of ``task`` with the same options."""
+def _same_run_shape(state: Dict[str, Any], task: PretextTask, model: nn.Module) -> bool:
+    """Whether a checkpoint's task options, with defaults filled in for
+    options added since it was written, are ``task``'s, and its weights fit
+    ``model`` (an option that changed the network without a new name shows
+    up there)."""
+    try:
+        stored = get_task(state["task"], **state.get("task_options", {})).options
+    except (TypeError, ValueError):
+        return False
+    expected = model.state_dict()
+    weights = state.get("model", {})
+    return (stored == task.options and weights.keys() == expected.keys()
+            and all(weights[k].shape == v.shape for k, v in expected.items()))
+
+
+def checkpoint_matches(path: str, task: PretextTask) -> bool:
+    """Whether the checkpoint at ``path`` is a run of ``task`` that ``--resume`` can continue."""
     state = torch.load(path, map_location="cpu", weights_only=False)
-    return state.get("task") == task.name and state.get("task_options") == task.options
+    if state.get("task") != task.name:
+        return False
+    config = state.get("config", {})
+    model = task.build_model(config.get("backbone", "small"), **config.get("backbone_options", {}))
+    return _same_run_shape(state, task, model)
 
 
 def load_checkpoint(path: str, device: str = "cpu"):
