@@ -282,41 +282,88 @@ SSLFAST_HD void resize_element(const ResizeArgs& a, int64_t flat) {
 // same order as resize_element, so the two paths agree bit for bit.
 constexpr int64_t kResizeBlockRows = 32;
 
+// dst[l] = fused_mul_add over taps t < N of (w[t], first[t * stride + l]),
+// starting from dst[l], taps in order: one sweep over dst for N taps.
+template <int N, typename In>
+SSLFAST_HD void accumulate_taps(const In* first, int64_t stride, const float (&w)[4], int64_t n,
+                                float* __restrict__ dst) {
+  for (int64_t l = 0; l < n; ++l) {
+    float v = dst[l];
+    for (int t = 0; t < N; ++t) v = fused_mul_add(w[t], load_value(first + t * stride + l), v);
+    dst[l] = v;
+  }
+}
+
 // dst[l] = sum over k < taps of weight(k) * first[k * stride + l], l < n,
 // accumulated tap by tap in order, zero-weight taps skipped (as
-// resize_element does). Taps go four to a sweep over dst when all four
-// weights are nonzero: the same sums in the same order, with a quarter of
-// the loads and stores of dst (a sweep per tap was load/store bound).
+// resize_element does). Each run of up to four consecutive nonzero weights
+// goes in one sweep over dst: the same sums in the same order, with a
+// fraction of the loads and stores of dst (a sweep per tap was load/store
+// bound).
 template <typename In, typename Weight>
 SSLFAST_HD void weighted_sum_lines(const In* first, int64_t stride, int64_t taps, Weight weight, int64_t n,
                                    float* __restrict__ dst) {
   for (int64_t l = 0; l < n; ++l) dst[l] = 0.f;
-  int64_t k = 0;
-  for (; k + 4 <= taps; k += 4) {
-    const float w0 = weight(k), w1 = weight(k + 1), w2 = weight(k + 2), w3 = weight(k + 3);
-    if (w0 == 0.f || w1 == 0.f || w2 == 0.f || w3 == 0.f) break;
-    const In* __restrict__ l0 = first + k * stride;
-    const In* __restrict__ l1 = l0 + stride;
-    const In* __restrict__ l2 = l1 + stride;
-    const In* __restrict__ l3 = l2 + stride;
-    for (int64_t l = 0; l < n; ++l)
-      dst[l] = fused_mul_add(w3, load_value(l3 + l), fused_mul_add(w2, load_value(l2 + l), fused_mul_add(
-                   w1, load_value(l1 + l), fused_mul_add(w0, load_value(l0 + l), dst[l]))));
-  }
-  for (; k < taps; ++k) {
-    const float w = weight(k);
-    if (w == 0.f) continue;
-    const In* __restrict__ line = first + k * stride;
-    for (int64_t l = 0; l < n; ++l) dst[l] = fused_mul_add(w, load_value(line + l), dst[l]);
+  for (int64_t k = 0; k < taps;) {
+    float w[4] = {0.f, 0.f, 0.f, 0.f};
+    int run = 0;
+    while (run < 4 && k + run < taps && (w[run] = weight(k + run)) != 0.f) ++run;
+    const In* line = first + k * stride;
+    if (run == 4) accumulate_taps<4>(line, stride, w, n, dst);
+    else if (run == 3) accumulate_taps<3>(line, stride, w, n, dst);
+    else if (run == 2) accumulate_taps<2>(line, stride, w, n, dst);
+    else if (run == 1) accumulate_taps<1>(line, stride, w, n, dst);
+    k += run + (run < 4);  // past the run and the zero that ended it
   }
 }
 
-// dst[c * rows + r] = src[r * cols + c], in tiles that stay in cache.
+// dst[c * rows + r] = src[r * cols + c]. On the CPU, 8x8 tiles go through
+// registers (GCC/Clang vector shuffles: 24 shuffles per 64 floats, where an
+// element-wise copy took a load and a store each and dominated the block
+// path); the rest element by element.
 SSLFAST_HD void transpose_block(const float* __restrict__ src, int64_t rows, int64_t cols, float* __restrict__ dst) {
-  constexpr int64_t kTile = 16;
-  for (int64_t c0 = 0; c0 < cols; c0 += kTile)
-    for (int64_t r = 0; r < rows; ++r)
-      for (int64_t c = c0; c < c0 + kTile && c < cols; ++c) dst[c * rows + r] = src[r * cols + c];
+  int64_t tiled_rows = 0, tiled_cols = 0;
+#if !defined(__CUDA_ARCH__) && defined(__GNUC__)
+  typedef float Vec8 __attribute__((vector_size(32), aligned(4)));  // unaligned loads and stores
+  tiled_rows = rows - rows % 8;
+  tiled_cols = cols - cols % 8;
+  for (int64_t r0 = 0; r0 < tiled_rows; r0 += 8)
+    for (int64_t c0 = 0; c0 < tiled_cols; c0 += 8) {
+      const float* tile = src + r0 * cols + c0;
+      const Vec8 v0 = *(const Vec8*)tile, v1 = *(const Vec8*)(tile + cols), v2 = *(const Vec8*)(tile + 2 * cols),
+                 v3 = *(const Vec8*)(tile + 3 * cols), v4 = *(const Vec8*)(tile + 4 * cols),
+                 v5 = *(const Vec8*)(tile + 5 * cols), v6 = *(const Vec8*)(tile + 6 * cols),
+                 v7 = *(const Vec8*)(tile + 7 * cols);
+      // Interleave pairs of rows, then pairs of pairs, then 128-bit halves.
+      const Vec8 t0 = __builtin_shufflevector(v0, v1, 0, 8, 1, 9, 4, 12, 5, 13);
+      const Vec8 t1 = __builtin_shufflevector(v0, v1, 2, 10, 3, 11, 6, 14, 7, 15);
+      const Vec8 t2 = __builtin_shufflevector(v2, v3, 0, 8, 1, 9, 4, 12, 5, 13);
+      const Vec8 t3 = __builtin_shufflevector(v2, v3, 2, 10, 3, 11, 6, 14, 7, 15);
+      const Vec8 t4 = __builtin_shufflevector(v4, v5, 0, 8, 1, 9, 4, 12, 5, 13);
+      const Vec8 t5 = __builtin_shufflevector(v4, v5, 2, 10, 3, 11, 6, 14, 7, 15);
+      const Vec8 t6 = __builtin_shufflevector(v6, v7, 0, 8, 1, 9, 4, 12, 5, 13);
+      const Vec8 t7 = __builtin_shufflevector(v6, v7, 2, 10, 3, 11, 6, 14, 7, 15);
+      const Vec8 u0 = __builtin_shufflevector(t0, t2, 0, 1, 8, 9, 4, 5, 12, 13);
+      const Vec8 u1 = __builtin_shufflevector(t0, t2, 2, 3, 10, 11, 6, 7, 14, 15);
+      const Vec8 u2 = __builtin_shufflevector(t1, t3, 0, 1, 8, 9, 4, 5, 12, 13);
+      const Vec8 u3 = __builtin_shufflevector(t1, t3, 2, 3, 10, 11, 6, 7, 14, 15);
+      const Vec8 u4 = __builtin_shufflevector(t4, t6, 0, 1, 8, 9, 4, 5, 12, 13);
+      const Vec8 u5 = __builtin_shufflevector(t4, t6, 2, 3, 10, 11, 6, 7, 14, 15);
+      const Vec8 u6 = __builtin_shufflevector(t5, t7, 0, 1, 8, 9, 4, 5, 12, 13);
+      const Vec8 u7 = __builtin_shufflevector(t5, t7, 2, 3, 10, 11, 6, 7, 14, 15);
+      float* out = dst + c0 * rows + r0;
+      *(Vec8*)out = __builtin_shufflevector(u0, u4, 0, 1, 2, 3, 8, 9, 10, 11);
+      *(Vec8*)(out + rows) = __builtin_shufflevector(u1, u5, 0, 1, 2, 3, 8, 9, 10, 11);
+      *(Vec8*)(out + 2 * rows) = __builtin_shufflevector(u2, u6, 0, 1, 2, 3, 8, 9, 10, 11);
+      *(Vec8*)(out + 3 * rows) = __builtin_shufflevector(u3, u7, 0, 1, 2, 3, 8, 9, 10, 11);
+      *(Vec8*)(out + 4 * rows) = __builtin_shufflevector(u0, u4, 4, 5, 6, 7, 12, 13, 14, 15);
+      *(Vec8*)(out + 5 * rows) = __builtin_shufflevector(u1, u5, 4, 5, 6, 7, 12, 13, 14, 15);
+      *(Vec8*)(out + 6 * rows) = __builtin_shufflevector(u2, u6, 4, 5, 6, 7, 12, 13, 14, 15);
+      *(Vec8*)(out + 7 * rows) = __builtin_shufflevector(u3, u7, 4, 5, 6, 7, 12, 13, 14, 15);
+    }
+#endif
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = r < tiled_rows ? tiled_cols : 0; c < cols; ++c) dst[c * rows + r] = src[r * cols + c];
 }
 
 // Input rows one block of output rows reads at most: consecutive windows
