@@ -87,7 +87,7 @@ void resize(const ResizeArgs& args, DType in, DType out) {
     using In = typename decltype(in_tag)::type;
     using Out = typename decltype(out_tag)::type;
     const int64_t items = args.planes * resize_blocks_per_plane(args);
-    at::parallel_for(0, items, block_grain(args.out_w), [&](int64_t begin, int64_t end) {
+    at::parallel_for(0, items, block_grain(args.out_row()), [&](int64_t begin, int64_t end) {
       std::vector<float> scratch((size_t)resize_block_scratch(args));
       resize_items<In, Out>(args, begin, end, scratch.data());
     });

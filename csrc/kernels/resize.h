@@ -231,15 +231,23 @@ SSLFAST_HD float round_to_level(float v) {
 }
 
 // ---------------------------------------------------------------------------
-// Resize: [planes, in_h, in_w] -> [planes, out_h, out_w], plane = (b, c).
+// Resize: [planes, in_h, in_w * interleave] -> [planes, out_h, out_w *
+// interleave]. NCHW: plane = (b, c), interleave 1; channels_last (NHWC):
+// plane = b, and a row holds `interleave` = C channels per pixel.
 // ---------------------------------------------------------------------------
 struct ResizeArgs {
-  const void* input;     // contiguous [planes, in_h, in_w]
-  void* output;          // contiguous [planes, out_h, out_w]
+  const void* input;     // contiguous [planes, in_h, in_w * interleave]
+  void* output;          // contiguous [planes, out_h, out_w * interleave]
   ResampleAxis rows, cols;
   ChannelAffine affine;  // dtype scaling and normalisation, fused
   bool quantize;         // round the resampled value to a whole uint8 level before the affine map
-  int64_t planes, channels, in_h, in_w, out_h, out_w;
+  int64_t planes, channels, interleave, in_h, in_w, out_h, out_w;
+  SSLFAST_HD int64_t in_row() const { return in_w * interleave; }
+  SSLFAST_HD int64_t out_row() const { return out_w * interleave; }
+  // Affine slot of element `element` (index within its row) of plane `plane`.
+  SSLFAST_HD int64_t slot(int64_t plane, int64_t element) const {
+    return affine.slot((plane * interleave + element % interleave) % channels);
+  }
 };
 
 // The final conversion of a resampled value: optional rounding to a uint8
@@ -253,11 +261,12 @@ SSLFAST_HD float resize_output(float v, bool quantize, float scale, float bias) 
 // points round identically.
 template <typename In, typename Out>
 SSLFAST_HD void resize_element(const ResizeArgs& a, int64_t flat) {
-  const int64_t xo = flat % a.out_w;
-  const int64_t yo = (flat / a.out_w) % a.out_h;
-  const int64_t plane = flat / (a.out_w * a.out_h);
-  const In* src = static_cast<const In*>(a.input) + plane * a.in_h * a.in_w;
-  const In* top = src + (int64_t)a.rows.start[yo] * a.in_w + a.cols.start[xo];
+  const int64_t in_row = a.in_row(), out_row = a.out_row(), il = a.interleave;
+  const int64_t element = flat % out_row, xo = element / il;
+  const int64_t yo = (flat / out_row) % a.out_h;
+  const int64_t plane = flat / (out_row * a.out_h);
+  const In* src = static_cast<const In*>(a.input) + plane * a.in_h * in_row;
+  const In* top = src + (int64_t)a.rows.start[yo] * in_row + (int64_t)a.cols.start[xo] * il + element % il;
   float acc = 0.f;
   for (int64_t kx = 0; kx < a.cols.taps; ++kx) {
     const float wx = a.cols.w(xo, kx);
@@ -265,11 +274,11 @@ SSLFAST_HD void resize_element(const ResizeArgs& a, int64_t flat) {
     float column = 0.f;
     for (int64_t ky = 0; ky < a.rows.taps; ++ky) {
       const float wy = a.rows.w(yo, ky);
-      if (wy != 0.f) column = fused_mul_add(wy, load_value(top + ky * a.in_w + kx), column);
+      if (wy != 0.f) column = fused_mul_add(wy, load_value(top + ky * in_row + kx * il), column);
     }
     acc = fused_mul_add(wx, column, acc);
   }
-  const int64_t slot = a.affine.slot(plane % a.channels);
+  const int64_t slot = a.slot(plane, element);
   store_value(static_cast<Out*>(a.output) + flat, resize_output(acc, a.quantize, a.affine.scale[slot],
                                                                 a.affine.bias[slot]));
 }
@@ -376,48 +385,62 @@ SSLFAST_HD int64_t block_input_rows(const ResizeArgs& a) {
 // Scratch floats resize_block needs: the block's input rows as float, column
 // sums, their transpose (later the finished rows), and the horizontal sums.
 SSLFAST_HD int64_t resize_block_scratch(const ResizeArgs& a) {
-  return block_input_rows(a) * a.in_w + kResizeBlockRows * (a.in_w + (a.in_w > a.out_w ? a.in_w : a.out_w) + a.out_w);
+  const int64_t in_row = a.in_row(), out_row = a.out_row();
+  return block_input_rows(a) * in_row + kResizeBlockRows * (in_row + (in_row > out_row ? in_row : out_row) + out_row);
 }
 
 // Output rows [y0, y0 + count) of plane `plane`, count <= kResizeBlockRows.
+// Rows are `interleave` channels per pixel: the vertical pass does not care,
+// and the horizontal pass reads channel c of pixel x at element x *
+// interleave + c.
 template <typename In, typename Out>
 SSLFAST_HD void resize_block(const ResizeArgs& a, int64_t plane, int64_t y0, int64_t count, float* scratch) {
-  const int64_t wider = a.in_w > a.out_w ? a.in_w : a.out_w;
-  float* converted = scratch;                             // [block_input_rows, in_w] input rows as float
-  float* columns = converted + block_input_rows(a) * a.in_w;  // [count, in_w] column sums
-  float* across = columns + count * a.in_w;               // [in_w, count] the same, transposed; then [count, out_w]
-  float* sums = across + count * wider;                   // [out_w, count] horizontal sums
+  const int64_t in_row = a.in_row(), out_row = a.out_row(), il = a.interleave;
+  const int64_t wider = in_row > out_row ? in_row : out_row;
+  float* converted = scratch;                             // [block_input_rows, in_row] input rows as float
+  float* columns = converted + block_input_rows(a) * in_row;  // [count, in_row] column sums
+  float* across = columns + count * in_row;               // [in_row, count] the same, transposed; then [count, out_row]
+  float* sums = across + count * wider;                   // [out_row, count] horizontal sums
   const ResampleAxis& rows = a.rows;
   const int64_t first_row = rows.start[y0];
-  const In* src = static_cast<const In*>(a.input) + (plane * a.in_h + first_row) * a.in_w;
+  const In* src = static_cast<const In*>(a.input) + (plane * a.in_h + first_row) * in_row;
   // Each input row feeds several output rows: convert it to float once, so
   // the vertical pass's loads need no conversion.
   const float* lines = converted;
   if constexpr (std::is_same_v<In, float>) {
     lines = src;
   } else {
-    const int64_t total = (rows.start[y0 + count - 1] + rows.taps - first_row) * a.in_w;
+    const int64_t total = (rows.start[y0 + count - 1] + rows.taps - first_row) * in_row;
     for (int64_t i = 0; i < total; ++i) converted[i] = load_value(src + i);
   }
   for (int64_t r = 0; r < count; ++r) {
     const int64_t yo = y0 + r;
-    weighted_sum_lines(lines + (rows.start[yo] - first_row) * a.in_w, a.in_w, rows.taps,
-                       [&](int64_t ky) { return rows.w(yo, ky); }, a.in_w, columns + r * a.in_w);
+    weighted_sum_lines(lines + (rows.start[yo] - first_row) * in_row, in_row, rows.taps,
+                       [&](int64_t ky) { return rows.w(yo, ky); }, in_row, columns + r * in_row);
   }
-  transpose_block(columns, count, a.in_w, across);
+  transpose_block(columns, count, in_row, across);
   const ResampleAxis& cols = a.cols;
-  for (int64_t xo = 0; xo < a.out_w; ++xo)
-    weighted_sum_lines(across + (int64_t)cols.start[xo] * count, count, cols.taps,
-                       [&](int64_t kx) { return cols.w(xo, kx); }, count, sums + xo * count);
-  transpose_block(sums, a.out_w, count, across);  // back to [count, out_w]
+  for (int64_t e = 0; e < out_row; ++e) {
+    const int64_t xo = e / il;
+    weighted_sum_lines(across + ((int64_t)cols.start[xo] * il + e % il) * count, il * count, cols.taps,
+                       [&](int64_t kx) { return cols.w(xo, kx); }, count, sums + e * count);
+  }
+  transpose_block(sums, out_row, count, across);  // back to [count, out_row]
   // Locals, not a's fields: a uint8 store may alias anything, and the loop
   // would reload them on every element.
-  Out* __restrict__ out = static_cast<Out*>(a.output) + (plane * a.out_h + y0) * a.out_w;
+  Out* __restrict__ out = static_cast<Out*>(a.output) + (plane * a.out_h + y0) * out_row;
   const float* __restrict__ values = across;
-  const int64_t slot = a.affine.slot(plane % a.channels), total = count * a.out_w;
-  const float scale = a.affine.scale[slot], bias = a.affine.bias[slot];
   const bool quantize = a.quantize;
-  for (int64_t i = 0; i < total; ++i) store_value(out + i, resize_output(values[i], quantize, scale, bias));
+  if (il == 1 || a.affine.count == 1) {  // one affine map for the whole block
+    const int64_t slot = a.slot(plane, 0), total = count * out_row;
+    const float scale = a.affine.scale[slot], bias = a.affine.bias[slot];
+    for (int64_t i = 0; i < total; ++i) store_value(out + i, resize_output(values[i], quantize, scale, bias));
+    return;
+  }
+  for (int64_t i = 0; i < count * out_row; ++i) {
+    const int64_t slot = a.slot(plane, i % out_row);
+    store_value(out + i, resize_output(values[i], quantize, a.affine.scale[slot], a.affine.bias[slot]));
+  }
 }
 
 // Work items of the CPU path: (plane, block of rows) pairs.
