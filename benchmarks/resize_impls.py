@@ -51,9 +51,14 @@ def definition(inputs: Inputs) -> torch.Tensor:
     return out.round().clamp(0, 255).to(torch.uint8).to(inputs.device)
 
 
-def _sslfast(inp: Inputs):
-    x, size = inp.x, inp.size
+def _sslfast(inp: Inputs, channels_last: bool = False):
+    x = inp.x.contiguous(memory_format=torch.channels_last) if channels_last else inp.x
+    size = inp.size
     return lambda: ops.resize(x, size, filter="bilinear")
+
+
+def _sslfast_channels_last(inp: Inputs):
+    return _sslfast(inp, channels_last=True)
 
 
 def _torch(inp: Inputs, channels_last: bool = False):
@@ -81,6 +86,8 @@ def _pil(inp: Inputs):
 
 IMPLS = [
     Impl("sslfast", _sslfast, ident="sslfast", note="ops.resize(x, s, filter='bilinear'), uint8 in and out"),
+    Impl("sslfast channels_last", _sslfast_channels_last, ident="sslfast_cl",
+         note="ops.resize on the channels_last copy (resampled in that layout, channels_last out)"),
     Impl("torch", _torch, ident="torch", note="F.interpolate(uint8 NCHW, bilinear, antialias=True)"),
     Impl("torch channels_last", _torch_channels_last, ident="torch_cl",
          note="F.interpolate on a channels_last copy (torch's AVX2 uint8 path)"),

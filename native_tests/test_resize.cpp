@@ -113,27 +113,33 @@ void test_tables_match_definitions() {
 }
 
 // Both entry points against each other (bit for bit) and a naive separable
-// resampling in double.
+// resampling in double. interleave > 1: planes are NHWC images of that many
+// channels, each with its own output scale when per_channel.
 template <typename In, typename Out>
 void run_resize(std::mt19937_64& rng, ResampleFilter filter, bool antialias, int64_t planes, int64_t in_h,
-                int64_t in_w, int64_t out_h, int64_t out_w, bool quantize) {
-  std::vector<In> input((size_t)(planes * in_h * in_w));
+                int64_t in_w, int64_t out_h, int64_t out_w, bool quantize, int64_t interleave = 1,
+                bool per_channel = false) {
+  const int64_t il = interleave;
+  std::vector<In> input((size_t)(planes * in_h * in_w * il));
   for (In& v : input) v = random_value<In>(rng);
   const Tables t = make_tables(filter, antialias, in_h, in_w, out_h, out_w);
   ResizeArgs a{};
   a.input = input.data();
   a.rows = t.rows_axis();
   a.cols = t.cols_axis();
-  a.affine.count = 1;
-  a.affine.scale[0] = std::is_same_v<In, uint8_t> && !std::is_same_v<Out, uint8_t> ? 1.0f / 255 : 1.0f;
+  a.affine.count = per_channel ? (int)il : 1;
+  for (int c = 0; c < a.affine.count; ++c)
+    a.affine.scale[c] = (std::is_same_v<In, uint8_t> && !std::is_same_v<Out, uint8_t> ? 1.0f / 255 : 1.0f) *
+                        (per_channel ? 0.5f + 0.25f * c : 1.0f);
   a.quantize = quantize;
   a.planes = planes;
-  a.channels = planes;
+  a.channels = il == 1 ? planes : il;
+  a.interleave = il;
   a.in_h = in_h;
   a.in_w = in_w;
   a.out_h = out_h;
   a.out_w = out_w;
-  const int64_t numel = planes * out_h * out_w;
+  const int64_t numel = planes * out_h * out_w * il;
   Guarded<Out> by_element(numel), by_row(numel);
   a.output = by_element.data();
   for (int64_t f = 0; f < numel; ++f) resize_element<In, Out>(a, f);
@@ -143,22 +149,22 @@ void run_resize(std::mt19937_64& rng, ResampleFilter filter, bool antialias, int
     resize_block_item<In, Out>(a, item, scratch.data());
   const std::string label = std::string(filter_name(filter)) + " aa=" + std::to_string(antialias) + " " +
                             std::to_string(in_h) + "x" + std::to_string(in_w) + "->" + std::to_string(out_h) + "x" +
-                            std::to_string(out_w);
+                            std::to_string(out_w) + " interleave=" + std::to_string(il);
   CHECK_MSG(by_element.guards_intact() && by_row.guards_intact(), "%s wrote outside the output", label.c_str());
   int64_t differ = 0, off = 0;
   for (int64_t p = 0; p < planes; ++p)
     for (int64_t yo = 0; yo < out_h; ++yo) {
       const std::vector<double> wy = naive_weights(filter, antialias, in_h, out_h, yo);
-      for (int64_t xo = 0; xo < out_w; ++xo) {
-        const int64_t f = (p * out_h + yo) * out_w + xo;
+      for (int64_t xo = 0; xo < out_w * il; ++xo) {
+        const int64_t f = (p * out_h + yo) * out_w * il + xo, c = xo % il;
         if (!same_bits(by_element[f], by_row[f])) ++differ;
-        const std::vector<double> wx = naive_weights(filter, antialias, in_w, out_w, xo);
+        const std::vector<double> wx = naive_weights(filter, antialias, in_w, out_w, xo / il);
         double want = 0;
         for (int64_t y = 0; y < in_h; ++y)
           for (int64_t x = 0; x < in_w; ++x)
-            want += wy[(size_t)y] * wx[(size_t)x] * load_value(&input[(size_t)((p * in_h + y) * in_w + x)]);
+            want += wy[(size_t)y] * wx[(size_t)x] * load_value(&input[(size_t)(((p * in_h + y) * in_w + x) * il + c)]);
         if (quantize) want = std::min(255.0, std::max(0.0, std::nearbyint(want)));
-        want *= a.affine.scale[0];
+        want *= a.affine.scale[per_channel ? c : 0];
         const double got = load_value(&by_row[f]);
         const double tol = std::is_same_v<Out, uint8_t> ? 0.5001 + (quantize ? 0 : 1e-3)
                            : std::is_same_v<Out, float> && !std::is_same_v<In, uint8_t> ? 1e-5 * (1 + std::fabs(want))
@@ -177,10 +183,13 @@ template <typename In, typename Out>
 void sweep_resize(std::mt19937_64& rng) {
   const int64_t shapes[][4] = {{8, 8, 2, 2}, {17, 23, 5, 9}, {5, 7, 11, 2}, {1, 1, 3, 4}, {9, 13, 1, 1},
                                {12, 12, 12, 12}, {31, 6, 7, 6}, {40, 9, 70, 5},
-                               {16, 16, 33, 47}, {3, 2, 40, 9}};
+                               {16, 16, 33, 47}, {3, 2, 40, 9}, {50, 37, 41, 26}};
   for (ResampleFilter filter : {ResampleFilter::Box, ResampleFilter::Bilinear, ResampleFilter::Bicubic})
     for (bool antialias : {true, false})
-      for (const auto& s : shapes) run_resize<In, Out>(rng, filter, antialias, 2, s[0], s[1], s[2], s[3], false);
+      for (const auto& s : shapes) {
+        run_resize<In, Out>(rng, filter, antialias, 2, s[0], s[1], s[2], s[3], false);
+        run_resize<In, Out>(rng, filter, antialias, 2, s[0], s[1], s[2], s[3], false, 3);  // channels_last
+      }
 }
 
 void test_sr_pair(std::mt19937_64& rng) {
@@ -200,6 +209,7 @@ void test_sr_pair(std::mt19937_64& rng) {
   a.lr.quantize = true;
   a.lr.planes = planes;
   a.lr.channels = planes;
+  a.lr.interleave = 1;
   a.lr.in_h = in_h;
   a.lr.in_w = in_w;
   a.lr.out_h = out_h;
@@ -326,6 +336,8 @@ int main() {
   sweep_resize<Half, BFloat16>(rng);
   sweep_resize<BFloat16, float>(rng);
   run_resize<uint8_t, float>(rng, ResampleFilter::Bicubic, true, 3, 16, 12, 4, 3, true);
+  run_resize<uint8_t, float>(rng, ResampleFilter::Bicubic, true, 2, 19, 21, 40, 9, true, 3, true);
+  run_resize<float, float>(rng, ResampleFilter::Bicubic, true, 2, 9, 30, 5, 17, false, 4, true);
   test_sr_pair(rng);
   sweep_gray<uint8_t, float>(rng);
   sweep_gray<float, float>(rng);

@@ -172,8 +172,27 @@ def test_resize_accepts_non_contiguous_input(generator):
     base = random_images((2, 3, 20, 24), torch.float32, generator)
     for images in (base.to(memory_format=torch.channels_last), base[:, :, ::2, 1::2], base.transpose(2, 3)):
         got = ops.resize(images, (7, 5))
-        assert got.is_contiguous()
+        channels_last = images.is_contiguous(memory_format=torch.channels_last)
+        assert got.is_contiguous(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
         torch.testing.assert_close(got, interpolate(images, (7, 5), "bicubic").float(), atol=1e-4, rtol=0)
+
+
+@pytest.mark.parametrize("filter", ["box", "bilinear", "bicubic"])
+@pytest.mark.parametrize("normalized", [False, True])
+@pytest.mark.parametrize("sizes", [(40, 37, 19, 50), (64, 48, 33, 16)], ids=lambda s: "{}x{}->{}x{}".format(*s))
+def test_resize_channels_last_in_place_of_nchw(filter, normalized, sizes, generator):
+    """channels_last input is resampled in its own layout: the same values
+    as the NCHW path, bit for bit, returned channels_last."""
+    in_h, in_w, out_h, out_w = sizes
+    images = random_images((2, 3, in_h, in_w), torch.uint8, generator)
+    nhwc = images.contiguous(memory_format=torch.channels_last)
+    kwargs = dict(filter=filter, mean=MEAN, std=STD) if normalized else dict(filter=filter)
+    got = ops.resize(nhwc, (out_h, out_w), **kwargs)
+    assert got.is_contiguous(memory_format=torch.channels_last) and not got.is_contiguous()
+    assert torch.equal(got, ops.resize(images, (out_h, out_w), **kwargs))
+    if filter != "box" and not normalized:
+        want = interpolate(nhwc, (out_h, out_w), filter).round().clamp(0, 255)
+        assert (got.double() - want).abs().max() <= 1
 
 
 def test_resize_propagates_nan():
@@ -325,6 +344,8 @@ def test_opcheck(generator):
     images = random_images((2, 3, 12, 8), torch.uint8, generator)
     opcheck(torch.ops.sslfast.resize.default, (images, [5, 7], "bicubic", True, torch.float32, list(MEAN), list(STD)))
     opcheck(torch.ops.sslfast.resize.default, (images.float(), [20, 3], "box", True, None, None, None))
+    nhwc = images.contiguous(memory_format=torch.channels_last)
+    opcheck(torch.ops.sslfast.resize.default, (nhwc, [5, 7], "bilinear", True, None, None, None))
     opcheck(torch.ops.sslfast.sr_pair.default, (images, 4, "bicubic", torch.float32, list(MEAN), list(STD), True))
     opcheck(torch.ops.sslfast.grayscale.default, (images, list(ops.LUMA_WEIGHTS), torch.float32, None, None))
     opcheck(torch.ops.sslfast.sobel.default, (images, list(ops.LUMA_WEIGHTS), torch.float32, list(MEAN), list(STD)))

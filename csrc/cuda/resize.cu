@@ -43,7 +43,7 @@ void resample_tables(const ResampleSpec& rows, const ResampleSpec& cols, int32_t
 }
 
 void resize(const ResizeArgs& args, DType in, DType out) {
-  launch_in_out<ResizeOp>(args, args.planes * args.out_h * args.out_w, in, out);
+  launch_in_out<ResizeOp>(args, args.planes * args.out_h * args.out_row(), in, out);
 }
 
 void sr_pair(const SrPairArgs& args, DType out) {

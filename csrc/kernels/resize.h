@@ -8,6 +8,7 @@
 // output index: a window start and `taps` weights) and both passes read it.
 #pragma once
 
+#include <cmath>
 #include <type_traits>
 
 #include "common.h"
@@ -24,6 +25,20 @@ SSLFAST_HD float mul_add_rn(float a, float b, float c) {
   return __fadd_rn(__fmul_rn(a, b), c);
 #else
   return a * b + c;
+#endif
+}
+
+// a * b + c, rounded once: the resampling passes' multiply-accumulate. Fused
+// on purpose (a single IEEE operation, so still identical everywhere): CUDA's
+// __fmaf_rn, the CPU's vfmadd in the x86-64-v3 copies of the resampling loops
+// (csrc/cpu/resize.cpp), std::fma (libm) in the baseline copy. One fused
+// instruction with a memory operand per tap and 8 lanes, where a separate
+// multiply and add took two.
+SSLFAST_HD float fused_mul_add(float a, float b, float c) {
+#if defined(__CUDA_ARCH__)
+  return __fmaf_rn(a, b, c);
+#else
+  return std::fma(a, b, c);
 #endif
 }
 
@@ -216,15 +231,23 @@ SSLFAST_HD float round_to_level(float v) {
 }
 
 // ---------------------------------------------------------------------------
-// Resize: [planes, in_h, in_w] -> [planes, out_h, out_w], plane = (b, c).
+// Resize: [planes, in_h, in_w * interleave] -> [planes, out_h, out_w *
+// interleave]. NCHW: plane = (b, c), interleave 1; channels_last (NHWC):
+// plane = b, and a row holds `interleave` = C channels per pixel.
 // ---------------------------------------------------------------------------
 struct ResizeArgs {
-  const void* input;     // contiguous [planes, in_h, in_w]
-  void* output;          // contiguous [planes, out_h, out_w]
+  const void* input;     // contiguous [planes, in_h, in_w * interleave]
+  void* output;          // contiguous [planes, out_h, out_w * interleave]
   ResampleAxis rows, cols;
   ChannelAffine affine;  // dtype scaling and normalisation, fused
   bool quantize;         // round the resampled value to a whole uint8 level before the affine map
-  int64_t planes, channels, in_h, in_w, out_h, out_w;
+  int64_t planes, channels, interleave, in_h, in_w, out_h, out_w;
+  SSLFAST_HD int64_t in_row() const { return in_w * interleave; }
+  SSLFAST_HD int64_t out_row() const { return out_w * interleave; }
+  // Affine slot of element `element` (index within its row) of plane `plane`.
+  SSLFAST_HD int64_t slot(int64_t plane, int64_t element) const {
+    return affine.slot((plane * interleave + element % interleave) % channels);
+  }
 };
 
 // The final conversion of a resampled value: optional rounding to a uint8
@@ -238,11 +261,12 @@ SSLFAST_HD float resize_output(float v, bool quantize, float scale, float bias) 
 // points round identically.
 template <typename In, typename Out>
 SSLFAST_HD void resize_element(const ResizeArgs& a, int64_t flat) {
-  const int64_t xo = flat % a.out_w;
-  const int64_t yo = (flat / a.out_w) % a.out_h;
-  const int64_t plane = flat / (a.out_w * a.out_h);
-  const In* src = static_cast<const In*>(a.input) + plane * a.in_h * a.in_w;
-  const In* top = src + (int64_t)a.rows.start[yo] * a.in_w + a.cols.start[xo];
+  const int64_t in_row = a.in_row(), out_row = a.out_row(), il = a.interleave;
+  const int64_t element = flat % out_row, xo = element / il;
+  const int64_t yo = (flat / out_row) % a.out_h;
+  const int64_t plane = flat / (out_row * a.out_h);
+  const In* src = static_cast<const In*>(a.input) + plane * a.in_h * in_row;
+  const In* top = src + (int64_t)a.rows.start[yo] * in_row + (int64_t)a.cols.start[xo] * il + element % il;
   float acc = 0.f;
   for (int64_t kx = 0; kx < a.cols.taps; ++kx) {
     const float wx = a.cols.w(xo, kx);
@@ -250,11 +274,11 @@ SSLFAST_HD void resize_element(const ResizeArgs& a, int64_t flat) {
     float column = 0.f;
     for (int64_t ky = 0; ky < a.rows.taps; ++ky) {
       const float wy = a.rows.w(yo, ky);
-      if (wy != 0.f) column = mul_add_rn(wy, load_value(top + ky * a.in_w + kx), column);
+      if (wy != 0.f) column = fused_mul_add(wy, load_value(top + ky * in_row + kx * il), column);
     }
-    acc = mul_add_rn(wx, column, acc);
+    acc = fused_mul_add(wx, column, acc);
   }
-  const int64_t slot = a.affine.slot(plane % a.channels);
+  const int64_t slot = a.slot(plane, element);
   store_value(static_cast<Out*>(a.output) + flat, resize_output(acc, a.quantize, a.affine.scale[slot],
                                                                 a.affine.bias[slot]));
 }
@@ -267,41 +291,88 @@ SSLFAST_HD void resize_element(const ResizeArgs& a, int64_t flat) {
 // same order as resize_element, so the two paths agree bit for bit.
 constexpr int64_t kResizeBlockRows = 32;
 
+// dst[l] = fused_mul_add over taps t < N of (w[t], first[t * stride + l]),
+// starting from dst[l], taps in order: one sweep over dst for N taps.
+template <int N, typename In>
+SSLFAST_HD void accumulate_taps(const In* first, int64_t stride, const float (&w)[4], int64_t n,
+                                float* __restrict__ dst) {
+  for (int64_t l = 0; l < n; ++l) {
+    float v = dst[l];
+    for (int t = 0; t < N; ++t) v = fused_mul_add(w[t], load_value(first + t * stride + l), v);
+    dst[l] = v;
+  }
+}
+
 // dst[l] = sum over k < taps of weight(k) * first[k * stride + l], l < n,
 // accumulated tap by tap in order, zero-weight taps skipped (as
-// resize_element does). Taps go four to a sweep over dst when all four
-// weights are nonzero: the same sums in the same order, with a quarter of
-// the loads and stores of dst (a sweep per tap was load/store bound).
+// resize_element does). Each run of up to four consecutive nonzero weights
+// goes in one sweep over dst: the same sums in the same order, with a
+// fraction of the loads and stores of dst (a sweep per tap was load/store
+// bound).
 template <typename In, typename Weight>
 SSLFAST_HD void weighted_sum_lines(const In* first, int64_t stride, int64_t taps, Weight weight, int64_t n,
                                    float* __restrict__ dst) {
   for (int64_t l = 0; l < n; ++l) dst[l] = 0.f;
-  int64_t k = 0;
-  for (; k + 4 <= taps; k += 4) {
-    const float w0 = weight(k), w1 = weight(k + 1), w2 = weight(k + 2), w3 = weight(k + 3);
-    if (w0 == 0.f || w1 == 0.f || w2 == 0.f || w3 == 0.f) break;
-    const In* __restrict__ l0 = first + k * stride;
-    const In* __restrict__ l1 = l0 + stride;
-    const In* __restrict__ l2 = l1 + stride;
-    const In* __restrict__ l3 = l2 + stride;
-    for (int64_t l = 0; l < n; ++l)
-      dst[l] = mul_add_rn(w3, load_value(l3 + l), mul_add_rn(w2, load_value(l2 + l), mul_add_rn(
-                   w1, load_value(l1 + l), mul_add_rn(w0, load_value(l0 + l), dst[l]))));
-  }
-  for (; k < taps; ++k) {
-    const float w = weight(k);
-    if (w == 0.f) continue;
-    const In* __restrict__ line = first + k * stride;
-    for (int64_t l = 0; l < n; ++l) dst[l] = mul_add_rn(w, load_value(line + l), dst[l]);
+  for (int64_t k = 0; k < taps;) {
+    float w[4] = {0.f, 0.f, 0.f, 0.f};
+    int run = 0;
+    while (run < 4 && k + run < taps && (w[run] = weight(k + run)) != 0.f) ++run;
+    const In* line = first + k * stride;
+    if (run == 4) accumulate_taps<4>(line, stride, w, n, dst);
+    else if (run == 3) accumulate_taps<3>(line, stride, w, n, dst);
+    else if (run == 2) accumulate_taps<2>(line, stride, w, n, dst);
+    else if (run == 1) accumulate_taps<1>(line, stride, w, n, dst);
+    k += run + (run < 4);  // past the run and the zero that ended it
   }
 }
 
-// dst[c * rows + r] = src[r * cols + c], in tiles that stay in cache.
+// dst[c * rows + r] = src[r * cols + c]. On the CPU, 8x8 tiles go through
+// registers (GCC/Clang vector shuffles: 24 shuffles per 64 floats, where an
+// element-wise copy took a load and a store each and dominated the block
+// path); the rest element by element.
 SSLFAST_HD void transpose_block(const float* __restrict__ src, int64_t rows, int64_t cols, float* __restrict__ dst) {
-  constexpr int64_t kTile = 16;
-  for (int64_t c0 = 0; c0 < cols; c0 += kTile)
-    for (int64_t r = 0; r < rows; ++r)
-      for (int64_t c = c0; c < c0 + kTile && c < cols; ++c) dst[c * rows + r] = src[r * cols + c];
+  int64_t tiled_rows = 0, tiled_cols = 0;
+#if !defined(__CUDA_ARCH__) && defined(__GNUC__)
+  typedef float Vec8 __attribute__((vector_size(32), aligned(4)));  // unaligned loads and stores
+  tiled_rows = rows - rows % 8;
+  tiled_cols = cols - cols % 8;
+  for (int64_t r0 = 0; r0 < tiled_rows; r0 += 8)
+    for (int64_t c0 = 0; c0 < tiled_cols; c0 += 8) {
+      const float* tile = src + r0 * cols + c0;
+      const Vec8 v0 = *(const Vec8*)tile, v1 = *(const Vec8*)(tile + cols), v2 = *(const Vec8*)(tile + 2 * cols),
+                 v3 = *(const Vec8*)(tile + 3 * cols), v4 = *(const Vec8*)(tile + 4 * cols),
+                 v5 = *(const Vec8*)(tile + 5 * cols), v6 = *(const Vec8*)(tile + 6 * cols),
+                 v7 = *(const Vec8*)(tile + 7 * cols);
+      // Interleave pairs of rows, then pairs of pairs, then 128-bit halves.
+      const Vec8 t0 = __builtin_shufflevector(v0, v1, 0, 8, 1, 9, 4, 12, 5, 13);
+      const Vec8 t1 = __builtin_shufflevector(v0, v1, 2, 10, 3, 11, 6, 14, 7, 15);
+      const Vec8 t2 = __builtin_shufflevector(v2, v3, 0, 8, 1, 9, 4, 12, 5, 13);
+      const Vec8 t3 = __builtin_shufflevector(v2, v3, 2, 10, 3, 11, 6, 14, 7, 15);
+      const Vec8 t4 = __builtin_shufflevector(v4, v5, 0, 8, 1, 9, 4, 12, 5, 13);
+      const Vec8 t5 = __builtin_shufflevector(v4, v5, 2, 10, 3, 11, 6, 14, 7, 15);
+      const Vec8 t6 = __builtin_shufflevector(v6, v7, 0, 8, 1, 9, 4, 12, 5, 13);
+      const Vec8 t7 = __builtin_shufflevector(v6, v7, 2, 10, 3, 11, 6, 14, 7, 15);
+      const Vec8 u0 = __builtin_shufflevector(t0, t2, 0, 1, 8, 9, 4, 5, 12, 13);
+      const Vec8 u1 = __builtin_shufflevector(t0, t2, 2, 3, 10, 11, 6, 7, 14, 15);
+      const Vec8 u2 = __builtin_shufflevector(t1, t3, 0, 1, 8, 9, 4, 5, 12, 13);
+      const Vec8 u3 = __builtin_shufflevector(t1, t3, 2, 3, 10, 11, 6, 7, 14, 15);
+      const Vec8 u4 = __builtin_shufflevector(t4, t6, 0, 1, 8, 9, 4, 5, 12, 13);
+      const Vec8 u5 = __builtin_shufflevector(t4, t6, 2, 3, 10, 11, 6, 7, 14, 15);
+      const Vec8 u6 = __builtin_shufflevector(t5, t7, 0, 1, 8, 9, 4, 5, 12, 13);
+      const Vec8 u7 = __builtin_shufflevector(t5, t7, 2, 3, 10, 11, 6, 7, 14, 15);
+      float* out = dst + c0 * rows + r0;
+      *(Vec8*)out = __builtin_shufflevector(u0, u4, 0, 1, 2, 3, 8, 9, 10, 11);
+      *(Vec8*)(out + rows) = __builtin_shufflevector(u1, u5, 0, 1, 2, 3, 8, 9, 10, 11);
+      *(Vec8*)(out + 2 * rows) = __builtin_shufflevector(u2, u6, 0, 1, 2, 3, 8, 9, 10, 11);
+      *(Vec8*)(out + 3 * rows) = __builtin_shufflevector(u3, u7, 0, 1, 2, 3, 8, 9, 10, 11);
+      *(Vec8*)(out + 4 * rows) = __builtin_shufflevector(u0, u4, 4, 5, 6, 7, 12, 13, 14, 15);
+      *(Vec8*)(out + 5 * rows) = __builtin_shufflevector(u1, u5, 4, 5, 6, 7, 12, 13, 14, 15);
+      *(Vec8*)(out + 6 * rows) = __builtin_shufflevector(u2, u6, 4, 5, 6, 7, 12, 13, 14, 15);
+      *(Vec8*)(out + 7 * rows) = __builtin_shufflevector(u3, u7, 4, 5, 6, 7, 12, 13, 14, 15);
+    }
+#endif
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = r < tiled_rows ? tiled_cols : 0; c < cols; ++c) dst[c * rows + r] = src[r * cols + c];
 }
 
 // Input rows one block of output rows reads at most: consecutive windows
@@ -314,48 +385,62 @@ SSLFAST_HD int64_t block_input_rows(const ResizeArgs& a) {
 // Scratch floats resize_block needs: the block's input rows as float, column
 // sums, their transpose (later the finished rows), and the horizontal sums.
 SSLFAST_HD int64_t resize_block_scratch(const ResizeArgs& a) {
-  return block_input_rows(a) * a.in_w + kResizeBlockRows * (a.in_w + (a.in_w > a.out_w ? a.in_w : a.out_w) + a.out_w);
+  const int64_t in_row = a.in_row(), out_row = a.out_row();
+  return block_input_rows(a) * in_row + kResizeBlockRows * (in_row + (in_row > out_row ? in_row : out_row) + out_row);
 }
 
 // Output rows [y0, y0 + count) of plane `plane`, count <= kResizeBlockRows.
+// Rows are `interleave` channels per pixel: the vertical pass does not care,
+// and the horizontal pass reads channel c of pixel x at element x *
+// interleave + c.
 template <typename In, typename Out>
 SSLFAST_HD void resize_block(const ResizeArgs& a, int64_t plane, int64_t y0, int64_t count, float* scratch) {
-  const int64_t wider = a.in_w > a.out_w ? a.in_w : a.out_w;
-  float* converted = scratch;                             // [block_input_rows, in_w] input rows as float
-  float* columns = converted + block_input_rows(a) * a.in_w;  // [count, in_w] column sums
-  float* across = columns + count * a.in_w;               // [in_w, count] the same, transposed; then [count, out_w]
-  float* sums = across + count * wider;                   // [out_w, count] horizontal sums
+  const int64_t in_row = a.in_row(), out_row = a.out_row(), il = a.interleave;
+  const int64_t wider = in_row > out_row ? in_row : out_row;
+  float* converted = scratch;                             // [block_input_rows, in_row] input rows as float
+  float* columns = converted + block_input_rows(a) * in_row;  // [count, in_row] column sums
+  float* across = columns + count * in_row;               // [in_row, count] the same, transposed; then [count, out_row]
+  float* sums = across + count * wider;                   // [out_row, count] horizontal sums
   const ResampleAxis& rows = a.rows;
   const int64_t first_row = rows.start[y0];
-  const In* src = static_cast<const In*>(a.input) + (plane * a.in_h + first_row) * a.in_w;
+  const In* src = static_cast<const In*>(a.input) + (plane * a.in_h + first_row) * in_row;
   // Each input row feeds several output rows: convert it to float once, so
   // the vertical pass's loads need no conversion.
   const float* lines = converted;
   if constexpr (std::is_same_v<In, float>) {
     lines = src;
   } else {
-    const int64_t total = (rows.start[y0 + count - 1] + rows.taps - first_row) * a.in_w;
+    const int64_t total = (rows.start[y0 + count - 1] + rows.taps - first_row) * in_row;
     for (int64_t i = 0; i < total; ++i) converted[i] = load_value(src + i);
   }
   for (int64_t r = 0; r < count; ++r) {
     const int64_t yo = y0 + r;
-    weighted_sum_lines(lines + (rows.start[yo] - first_row) * a.in_w, a.in_w, rows.taps,
-                       [&](int64_t ky) { return rows.w(yo, ky); }, a.in_w, columns + r * a.in_w);
+    weighted_sum_lines(lines + (rows.start[yo] - first_row) * in_row, in_row, rows.taps,
+                       [&](int64_t ky) { return rows.w(yo, ky); }, in_row, columns + r * in_row);
   }
-  transpose_block(columns, count, a.in_w, across);
+  transpose_block(columns, count, in_row, across);
   const ResampleAxis& cols = a.cols;
-  for (int64_t xo = 0; xo < a.out_w; ++xo)
-    weighted_sum_lines(across + (int64_t)cols.start[xo] * count, count, cols.taps,
-                       [&](int64_t kx) { return cols.w(xo, kx); }, count, sums + xo * count);
-  transpose_block(sums, a.out_w, count, across);  // back to [count, out_w]
+  for (int64_t e = 0; e < out_row; ++e) {
+    const int64_t xo = e / il;
+    weighted_sum_lines(across + ((int64_t)cols.start[xo] * il + e % il) * count, il * count, cols.taps,
+                       [&](int64_t kx) { return cols.w(xo, kx); }, count, sums + e * count);
+  }
+  transpose_block(sums, out_row, count, across);  // back to [count, out_row]
   // Locals, not a's fields: a uint8 store may alias anything, and the loop
   // would reload them on every element.
-  Out* __restrict__ out = static_cast<Out*>(a.output) + (plane * a.out_h + y0) * a.out_w;
+  Out* __restrict__ out = static_cast<Out*>(a.output) + (plane * a.out_h + y0) * out_row;
   const float* __restrict__ values = across;
-  const int64_t slot = a.affine.slot(plane % a.channels), total = count * a.out_w;
-  const float scale = a.affine.scale[slot], bias = a.affine.bias[slot];
   const bool quantize = a.quantize;
-  for (int64_t i = 0; i < total; ++i) store_value(out + i, resize_output(values[i], quantize, scale, bias));
+  if (il == 1 || a.affine.count == 1) {  // one affine map for the whole block
+    const int64_t slot = a.slot(plane, 0), total = count * out_row;
+    const float scale = a.affine.scale[slot], bias = a.affine.bias[slot];
+    for (int64_t i = 0; i < total; ++i) store_value(out + i, resize_output(values[i], quantize, scale, bias));
+    return;
+  }
+  for (int64_t i = 0; i < count * out_row; ++i) {
+    const int64_t slot = a.slot(plane, i % out_row);
+    store_value(out + i, resize_output(values[i], quantize, a.affine.scale[slot], a.affine.bias[slot]));
+  }
 }
 
 // Work items of the CPU path: (plane, block of rows) pairs.

@@ -17,6 +17,12 @@ void check_images_4d(const at::Tensor& images) {
   TORCH_CHECK_VALUE(images.is_contiguous(), "images: expected a contiguous tensor");
 }
 
+// resize also takes channels_last images as they are (and returns
+// channels_last): NHWC memory is resampled with C channels per pixel.
+bool is_channels_last(const at::Tensor& images) {
+  return images.dim() == 4 && !images.is_contiguous() && images.is_contiguous(at::MemoryFormat::ChannelsLast);
+}
+
 // Weight tables of both axes on the images' device, and the ResizeArgs that
 // point into them (the tables must outlive the launch: returned alongside).
 struct Resampling {
@@ -44,8 +50,10 @@ Resampling plan_resampling(const at::Tensor& images, int64_t out_h, int64_t out_
   ResizeArgs& a = r.args;
   a.rows = row_axis(rows, start, weight);
   a.cols = column_axis(rows, cols, start, weight);
-  a.planes = images.size(0) * images.size(1);
+  const bool nhwc = is_channels_last(images);
+  a.planes = nhwc ? images.size(0) : images.size(0) * images.size(1);
   a.channels = images.size(1);
+  a.interleave = nhwc ? images.size(1) : 1;
   a.in_h = in_h;
   a.in_w = in_w;
   a.out_h = out_h;
@@ -57,14 +65,16 @@ Resampling plan_resampling(const at::Tensor& images, int64_t out_h, int64_t out_
 at::Tensor resize(const at::Tensor& images, at::IntArrayRef size, c10::string_view filter, bool antialias,
                   std::optional<at::ScalarType> out_dtype, std::optional<at::ArrayRef<double>> mean,
                   std::optional<at::ArrayRef<double>> std) {
-  check_images_4d(images);
+  if (!is_channels_last(images)) check_images_4d(images);
   TORCH_CHECK_VALUE(size.size() == 2, "size: expected [height, width], got ", size);
   const at::ScalarType in_type = images.scalar_type(), out_type = out_dtype.value_or(in_type);
   const DType in_code = dtype_code(in_type, "images"), out_code = dtype_code(out_type, "out_dtype");
   const ChannelAffine affine = make_affine(in_type, out_type, images.size(1), mean, std);
   const ResampleFilter code = filter_code(filter);
   TORCH_CHECK_VALUE(size[0] > 0 && size[1] > 0, "size: expected positive sizes, got ", size);
-  at::Tensor out = at::empty({images.size(0), images.size(1), size[0], size[1]}, images.options().dtype(out_type));
+  const auto layout = is_channels_last(images) ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous;
+  at::Tensor out = at::empty({images.size(0), images.size(1), size[0], size[1]},
+                             images.options().dtype(out_type).memory_format(layout));
   if (images.numel() == 0) return out;
   Resampling r = plan_resampling(images, size[0], size[1], code, antialias);
   r.args.output = out.data_ptr();

@@ -47,7 +47,9 @@ def resize(images: torch.Tensor, size, *, filter: str = "bicubic", antialias: bo
         mean, std: optional normalisation ``(x - mean[c]) / std[c]``, fused.
 
     Returns:
-        ``[B, C, height, width]`` contiguous tensor.
+        ``[B, C, height, width]``: channels_last when ``images`` is
+        channels_last (resampled in that layout, without a copy), else
+        contiguous.
     """
     images = check_images(images)
     height, width = check_size(size)
@@ -56,7 +58,14 @@ def resize(images: torch.Tensor, size, *, filter: str = "bicubic", antialias: bo
         raise TypeError(f"antialias: expected a bool, got {type(antialias).__name__}")
     mean, std = normalization(mean, std, images.shape[1])
     dtype = output_dtype(images, out_dtype, mean is not None)
-    return torch.ops.sslfast.resize(images.contiguous(), [height, width], filter, antialias, dtype, mean, std)
+    if not _is_channels_last(images):
+        images = images.contiguous()
+    return torch.ops.sslfast.resize(images, [height, width], filter, antialias, dtype, mean, std)
+
+
+def _is_channels_last(images: torch.Tensor) -> bool:
+    """NHWC memory that is not also NCHW-contiguous: the op's channels_last path."""
+    return not images.is_contiguous() and images.is_contiguous(memory_format=torch.channels_last)
 
 
 def sr_pair(images: torch.Tensor, scale: int, *, out_dtype: torch.dtype = torch.float32,
@@ -164,7 +173,8 @@ def sobel(images: torch.Tensor, *, weights: Optional[Sequence[float]] = None,
 @torch.library.register_fake("sslfast::resize")
 def _resize_fake(images, size, filter="bicubic", antialias=True, out_dtype=None, mean=None, std=None):
     torch._check(images.dim() == 4 and len(size) == 2)
-    return images.new_empty((images.shape[0], images.shape[1], size[0], size[1]), dtype=out_dtype or images.dtype)
+    out = images.new_empty((images.shape[0], images.shape[1], size[0], size[1]), dtype=out_dtype or images.dtype)
+    return out.contiguous(memory_format=torch.channels_last) if _is_channels_last(images) else out
 
 
 @torch.library.register_fake("sslfast::sr_pair")
