@@ -90,3 +90,32 @@ def test_quality_and_show_from_a_checkpoint(windows, tmp_path, video_cache):
     assert cli_main(["quality", str(tmp_path / "checkpoint.pt"), "--data", "videos", "--count", "32",
                      "--out", str(tmp_path)]) == 0
     assert (tmp_path / "quality_videos.md").exists()
+
+
+def test_fusion_layer_after_the_concatenation_or_the_papers_single_fc8():
+    paper = get_task("frame_order", fusion=0).build_model("small", widths=(8, 16))
+    assert isinstance(paper.classifier, torch.nn.Linear) and paper.classifier.in_features == 3 * 256
+    fused = get_task("frame_order", fusion=32, hidden=16).build_model("small", widths=(8, 16))
+    layers = [m for m in fused.classifier if isinstance(m, torch.nn.Linear)]
+    assert [(m.in_features, m.out_features) for m in layers] == [(48, 32), (32, 2)]
+    assert fused(torch.randn(2, 3, 3, 24, 24)).shape == (2, 2)
+    for bad in (-1, 1.5, True):
+        with pytest.raises(ValueError, match="^fusion"):
+            get_task("frame_order", fusion=bad)
+
+
+def test_tuple_data_is_balanced_moving_and_held_out_clips_are_disjoint(windows, video_cache):
+    _, _, labels = ops.sample_tuples(7, torch.arange(4000), 5, (27, 27), 24, positive=0.5)
+    assert abs(labels.float().mean().item() - 0.5) < 0.03
+    # Motion-aware mining: in most windows the frames a, c, e that tell the
+    # labels apart really differ (more than the codec's noise, a few levels).
+    frames = windows.float()
+    gap = torch.minimum((frames[:, 0] - frames[:, 2]).abs().mean((1, 2, 3)),
+                        (frames[:, 4] - frames[:, 2]).abs().mean((1, 2, 3)))
+    assert (gap > 4).float().mean() > 0.85 and gap.median() > 15
+    # Held-out clips: other files, panning over other parts of the photographs.
+    train, test = Videos("train", 24), Videos("test", 24, length=32)
+    assert not {v.path for v in train.folder.videos} & {v.path for v in test.folder.videos}
+    held_out = torch.stack([test[i][0][2] for i in range(32)]).float().flatten(1)
+    seen = windows[:, 2].float().flatten(1)
+    assert torch.cdist(held_out, seen, p=1).min() / held_out.shape[1] > 10
