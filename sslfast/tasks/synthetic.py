@@ -60,7 +60,16 @@ Two knobs make the reversal work in short runs: the discriminator learns at
 and with ``ramp`` the reversal weight grows from 0 to ``domain_weight`` over
 training as in DANN, ``w * (2 / (1 + exp(-10 p)) - 1)`` at progress ``p``,
 so the trunk is not pushed by a discriminator that has not learnt anything
-yet.
+yet. Both are off by default because neither helped in our runs.
+
+Measured (150 steps, batch 64, 32 px, real domain ``photos``, seed 0;
+``sslfast quality --data photos``, 256 held-out images, so 512 probe
+samples, about +-2 points of noise): the fresh classifier tells the domains
+apart 84.0% of the time on the initial trunk, 89.3% after training with
+``domain_weight=0`` (the control), 88.9% at the recipe's 0.05, and 88.3% at
+0.05 with ``disc_lr=10, disc_hidden=256``. Training on renders makes the
+features more domain-specific, and at weight 0.05 the reversal does not
+measurably undo it in runs this short: the alignment check does not hold.
 
 Scenes and sizes: the paper renders 224 px indoor scenes; here scenes of
 analytic primitives (by default one large central object and smaller ones
@@ -299,9 +308,10 @@ class SyntheticTask(PretextTask):
     def configure_optimizers(self, model: nn.Module, build_optimizer) -> Dict[str, torch.optim.Optimizer]:
         """One optimiser; the discriminator's group learns at ``disc_lr`` times
         the rate of the rest (the frozen ``initial_encoder`` is left out)."""
-        discriminator = set(model.discriminator.parameters())
-        rest = [p for p in model.parameters() if p.requires_grad and p not in discriminator]
-        optimizer = build_optimizer([{"params": rest}, {"params": list(discriminator)}])
+        discriminator = list(model.discriminator.parameters())  # a list: the order must survive a resume
+        ids = {id(p) for p in discriminator}
+        rest = [p for p in model.parameters() if p.requires_grad and id(p) not in ids]
+        optimizer = build_optimizer([{"params": rest}, {"params": discriminator}])
         optimizer.param_groups[1]["lr"] *= self.disc_lr
         return {"model": optimizer}
 
