@@ -33,11 +33,18 @@ def test_make_batch_cuts_the_sampled_tuples(windows):
     assert tuples.shape == (16, 3, 3, 24, 24) and tuples.dtype == torch.float32
     src, origins, want = ops.sample_tuples(4, index, 5, (27, 27), 24, positive=0.5)
     assert torch.equal(labels, want)
-    b, k = 3, 1
-    y, x = origins[b, k].tolist()
-    frame = windows[:16].flatten(0, 1)[src[b, k], :, y:y + 24, x:x + 24].float() / 255
     mean, std = torch.tensor(task.mean).view(3, 1, 1), torch.tensor(task.std).view(3, 1, 1)
-    torch.testing.assert_close(tuples[b, k], (frame - mean) / std, atol=1e-5, rtol=1e-5)
+    forwards = torch.zeros(16, 3, 3, 24, 24)
+    for b in range(16):
+        for k in range(3):
+            y, x = origins[b, k].tolist()
+            forwards[b, k] = (windows[:16].flatten(0, 1)[src[b, k], :, y:y + 24, x:x + 24].float() / 255 - mean) / std
+    # Each tuple is shown forwards or reversed (same label), both ways within a batch.
+    reversed_ = [torch.allclose(tuples[b], forwards[b].flip(0), atol=1e-5) for b in range(16)]
+    assert all(r or torch.allclose(tuples[b], forwards[b], atol=1e-5) for b, r in enumerate(reversed_))
+    assert 0 < sum(reversed_) < 16
+    again, _ = task.make_batch(windows[:16], index, seed=4)
+    assert torch.equal(again, tuples)
     assert (src[:, 0] % 5 == 1).all() and (src[:, 2] % 5 == 3).all()  # b and d around the middle frame
     middle = src[:, 1] % 5
     assert torch.equal(labels == 1, middle == 2) and set(middle.tolist()) <= {0, 2, 4}
