@@ -33,11 +33,18 @@ def test_make_batch_cuts_the_sampled_tuples(windows):
     assert tuples.shape == (16, 3, 3, 24, 24) and tuples.dtype == torch.float32
     src, origins, want = ops.sample_tuples(4, index, 5, (27, 27), 24, positive=0.5)
     assert torch.equal(labels, want)
-    b, k = 3, 1
-    y, x = origins[b, k].tolist()
-    frame = windows[:16].flatten(0, 1)[src[b, k], :, y:y + 24, x:x + 24].float() / 255
     mean, std = torch.tensor(task.mean).view(3, 1, 1), torch.tensor(task.std).view(3, 1, 1)
-    torch.testing.assert_close(tuples[b, k], (frame - mean) / std, atol=1e-5, rtol=1e-5)
+    forwards = torch.zeros(16, 3, 3, 24, 24)
+    for b in range(16):
+        for k in range(3):
+            y, x = origins[b, k].tolist()
+            forwards[b, k] = (windows[:16].flatten(0, 1)[src[b, k], :, y:y + 24, x:x + 24].float() / 255 - mean) / std
+    # Each tuple is shown forwards or reversed (same label), both ways within a batch.
+    reversed_ = [torch.allclose(tuples[b], forwards[b].flip(0), atol=1e-5) for b in range(16)]
+    assert all(r or torch.allclose(tuples[b], forwards[b], atol=1e-5) for b, r in enumerate(reversed_))
+    assert 0 < sum(reversed_) < 16
+    again, _ = task.make_batch(windows[:16], index, seed=4)
+    assert torch.equal(again, tuples)
     assert (src[:, 0] % 5 == 1).all() and (src[:, 2] % 5 == 3).all()  # b and d around the middle frame
     middle = src[:, 1] % 5
     assert torch.equal(labels == 1, middle == 2) and set(middle.tolist()) <= {0, 2, 4}
@@ -90,3 +97,32 @@ def test_quality_and_show_from_a_checkpoint(windows, tmp_path, video_cache):
     assert cli_main(["quality", str(tmp_path / "checkpoint.pt"), "--data", "videos", "--count", "32",
                      "--out", str(tmp_path)]) == 0
     assert (tmp_path / "quality_videos.md").exists()
+
+
+def test_fusion_layer_after_the_concatenation_or_the_papers_single_fc8():
+    paper = get_task("frame_order", fusion=0).build_model("small", widths=(8, 16))
+    assert isinstance(paper.classifier, torch.nn.Linear) and paper.classifier.in_features == 3 * 256
+    fused = get_task("frame_order", fusion=32, hidden=16).build_model("small", widths=(8, 16))
+    layers = [m for m in fused.classifier if isinstance(m, torch.nn.Linear)]
+    assert [(m.in_features, m.out_features) for m in layers] == [(48, 32), (32, 2)]
+    assert fused(torch.randn(2, 3, 3, 24, 24)).shape == (2, 2)
+    for bad in (-1, 1.5, True):
+        with pytest.raises(ValueError, match="^fusion"):
+            get_task("frame_order", fusion=bad)
+
+
+def test_tuple_data_is_balanced_moving_and_held_out_clips_are_disjoint(windows, video_cache):
+    _, _, labels = ops.sample_tuples(7, torch.arange(4000), 5, (27, 27), 24, positive=0.5)
+    assert abs(labels.float().mean().item() - 0.5) < 0.03
+    # Motion-aware mining: in most windows the frames a, c, e that tell the
+    # labels apart really differ (more than the codec's noise, a few levels).
+    frames = windows.float()
+    gap = torch.minimum((frames[:, 0] - frames[:, 2]).abs().mean((1, 2, 3)),
+                        (frames[:, 4] - frames[:, 2]).abs().mean((1, 2, 3)))
+    assert (gap > 4).float().mean() > 0.85 and gap.median() > 15
+    # Held-out clips: other files, panning over other parts of the photographs.
+    train, test = Videos("train", 24), Videos("test", 24, length=32)
+    assert not {v.path for v in train.folder.videos} & {v.path for v in test.folder.videos}
+    held_out = torch.stack([test[i][0][2] for i in range(32)]).float().flatten(1)
+    seen = windows[:, 2].float().flatten(1)
+    assert torch.cdist(held_out, seen, p=1).min() / held_out.shape[1] > 10

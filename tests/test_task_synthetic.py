@@ -11,11 +11,11 @@ from torch.nn import functional as F
 
 from sslfast import ops
 from sslfast.cli import main as cli_main
-from sslfast.data import PhotoCrops
+from sslfast.data import PhotoCrops, get_dataset
 from sslfast.tasks import get_task
 from sslfast.tasks.synthetic import (DEPTH_RANGE, DEPTH_REFERENCE, HELD_OUT_OFFSET, balanced_bce, balanced_error,
-                                     reverse_gradient)
-from sslfast.train import TrainConfig, Trainer
+                                     domain_probe_accuracy, reverse_gradient)
+from sslfast.train import TrainConfig, Trainer, load_checkpoint
 
 TINY = {"widths": (8, 16)}
 
@@ -121,21 +121,54 @@ def test_balanced_bce_and_error_against_formulas():
 
 
 def test_a_few_steps_lower_the_loss_and_log_the_discriminator(tmp_path):
-    task = get_task("synthetic", start_skip=2, start_window=4)
-    rows = Trainer(task, real_images(16, 16), config(tmp_path, steps=20)).fit()
+    task = get_task("synthetic", ramp=True)
+    trainer = Trainer(task, real_images(16, 16), config(tmp_path, steps=20))
+    rows = trainer.fit()
     dense = [r["loss"] - r["domain_loss"] for r in rows]
     assert np.mean(dense[-5:]) < np.mean(dense[:5]) - 0.5, dense
     assert all(0 <= r["disc_accuracy"] <= 1 for r in rows)
-    expected_start = np.mean([r["disc_accuracy"] for r in rows[2:6]])
-    assert rows[-1]["disc_accuracy_start"] == pytest.approx(expected_start, abs=1e-6)
-    assert "disc_accuracy_start" not in rows[1]
+    # DANN's schedule, written out: 0.05 * (2 / (1 + exp(-10 p)) - 1) at the step's progress p.
+    assert [r["reversal"] for r in rows] == pytest.approx(
+        [0.05 * (2 / (1 + math.exp(-10 * step / 20)) - 1) for step in range(20)])
     with open(tmp_path / "log.csv") as f:
         header = f.readline()
     assert "disc_accuracy" in header and "depth_loss" in header
+    # The initial trunk is kept as built (same seed, same weights) and never trained.
+    torch.manual_seed(0)
+    fresh = task.build_model("small", **TINY)
+    kept, trained = trainer.raw_model.initial_encoder.state_dict(), trainer.raw_model.encoder.state_dict()
+    for name, value in fresh.encoder.state_dict().items():
+        assert torch.equal(kept[name], value), name
+    assert not all(torch.equal(trained[name], value) for name, value in fresh.encoder.state_dict().items())
+
+
+def test_discriminator_learns_at_its_own_rate_and_the_initial_trunk_is_not_optimised():
+    task = get_task("synthetic", disc_lr=4.0)
+    model = task.build_model("small", **TINY)
+    optimizer = task.configure_optimizers(model, lambda params: torch.optim.AdamW(params, lr=1e-3))["model"]
+    rest, discriminator = optimizer.param_groups
+    assert {id(p) for p in discriminator["params"]} == {id(p) for p in model.discriminator.parameters()}
+    assert discriminator["lr"] == pytest.approx(4e-3) and rest["lr"] == pytest.approx(1e-3)
+    optimised = {id(p) for group in optimizer.param_groups for p in group["params"]}
+    assert not optimised & {id(p) for p in model.initial_encoder.parameters()}
+    assert {id(p) for p in model.encoder.parameters()} <= optimised
+
+
+def test_domain_probe_accuracy_is_held_out():
+    generator = torch.Generator().manual_seed(1)
+    domain = (torch.arange(200) >= 100).float()
+    # One-hot features per sample with random labels: a classifier that saw a
+    # sample would get it right, held out it can only guess.
+    random_labels = torch.randperm(200, generator=generator) % 2
+    assert abs(domain_probe_accuracy(torch.eye(200), random_labels, folds=4, seed=0) - 0.5) < 0.12
+    noise = torch.randn(200, 16, generator=generator)
+    assert abs(domain_probe_accuracy(noise, domain, folds=4, seed=0) - 0.5) < 0.12
+    shifted = noise + domain[:, None] * 3  # the domains apart along every axis
+    assert domain_probe_accuracy(shifted, domain, folds=4, seed=0) > 0.97
 
 
 def test_resume_gives_the_same_next_losses(tmp_path):
-    images, task = real_images(24, 16), get_task("synthetic", start_skip=1, start_window=6)
+    images, task = real_images(24, 16), get_task("synthetic", ramp=True, disc_lr=3.0)
     settings = dict(steps=6, checkpoint_every=3)
     whole = Trainer(task, images, config(tmp_path / "whole", **settings)).fit()
     Trainer(task, images, config(tmp_path / "split", **settings)).fit(until=3)
@@ -143,12 +176,12 @@ def test_resume_gives_the_same_next_losses(tmp_path):
     rows = resumed.fit()
     assert resumed.step == 6 and len(rows) == 6
     assert [r["loss"] for r in rows[3:]] == [r["loss"] for r in whole[3:]]
-    assert rows[-1]["disc_accuracy_start"] == whole[-1]["disc_accuracy_start"]
 
 
 def test_bad_options_name_the_argument():
     for options, name in (({"background": "sky"}, "background"), ({"weights": (1, 2)}, "weights"),
-                          ({"domain_weight": -1}, "domain_weight"), ({"start_window": 0}, "start_window")):
+                          ({"domain_weight": -1}, "domain_weight"), ({"disc_lr": 0}, "disc_lr"),
+                          ({"probe_folds": 1}, "probe_folds")):
         with pytest.raises(ValueError, match=f"^{name}"):
             get_task("synthetic", **options)
 
@@ -157,8 +190,7 @@ def test_bad_options_name_the_argument():
 def checkpoint(tmp_path_factory):
     out = tmp_path_factory.mktemp("synthetic_run")
     assert cli_main(["pretrain", "synthetic", "--size", "24", "--steps", "6", "--batch-size", "8", "--warmup", "1",
-                     "--device", "cpu", "--out", str(out), "--option", "start_skip=0",
-                     "--option", "start_window=3"]) == 0
+                     "--device", "cpu", "--out", str(out)]) == 0
     return out / "checkpoint.pt"
 
 
@@ -179,15 +211,21 @@ def test_show_writes_pictures_with_and_without_a_model(tmp_path, checkpoint):
         assert picture is not None and picture.shape[1] > tiles * 24 and picture.shape[0] > 2 * 24
 
 
-def test_quality_reports_dense_errors_and_discriminator_accuracy(tmp_path, checkpoint):
+def test_quality_reports_dense_errors_and_the_fresh_domain_classifier(tmp_path, checkpoint):
     assert cli_main(["quality", str(checkpoint), "--data", "shapes", "--count", "16", "--device", "cpu",
                      "--out", str(tmp_path)]) == 0
     with open(tmp_path / "quality_shapes.json") as f:
         rows = {r["metric"]: r for r in json.load(f)["rows"]}
-    assert set(rows) == {"depth L1 (log depth)", "normal angle error (deg)", "edge balanced error",
-                         "discriminator accuracy (chance 0.5)"}
-    logged_start = torch.load(checkpoint, weights_only=False)["rows"][-1]["disc_accuracy_start"]
-    assert rows["discriminator accuracy (chance 0.5)"]["baseline"] == pytest.approx(logged_start, abs=1e-6)
+    domain_row = "fresh domain classifier accuracy (chance 0.5)"
+    assert set(rows) == {"depth L1 (log depth)", "normal angle error (deg)", "edge balanced error", domain_row}
+    # The baseline is the same probe on the trunk as initialised.
+    task, model, _ = load_checkpoint(str(checkpoint))
+    images = torch.stack([get_dataset("shapes", split="test", size=24)[i][0] for i in range(16)])
+    inputs, targets = task.make_batch(images, torch.arange(16) + HELD_OUT_OFFSET, seed=0)
+    with torch.no_grad():
+        initial = domain_probe_accuracy(model.initial_encoder.eval().pooled(inputs), targets["domain"], 4, seed=0)
+    assert rows[domain_row]["baseline"] == pytest.approx(initial)
+    assert 0 <= rows[domain_row]["model"] <= 1
     assert 0 <= rows["normal angle error (deg)"]["baseline"] <= 180
     assert rows["edge balanced error"]["baseline"] == 0.5
 
@@ -204,7 +242,7 @@ def test_quality_baselines_are_the_best_constants():
     class Constant(nn.Module):
         def __init__(self):
             super().__init__()
-            self.register_buffer("disc_start", torch.tensor([0.9, 1.0]))
+            self.encoder = self.initial_encoder = task.build_model("small", **TINY).encoder
 
         def forward(self, x):
             n = x.shape[0]
@@ -214,4 +252,4 @@ def test_quality_baselines_are_the_best_constants():
     rows = task.quality(Constant(), images, index, seed=0)
     for row in rows[:3]:
         assert row["model"] == pytest.approx(row["baseline"], rel=1e-5), row
-    assert rows[3]["model"] == 0.5 and rows[3]["baseline"] == pytest.approx(0.9)
+    assert rows[3]["model"] == rows[3]["baseline"]  # the same trunk twice

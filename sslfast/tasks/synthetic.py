@@ -41,15 +41,35 @@ alternation because it needs one forward/backward per step instead of two
 (this runs on small CPUs), and keeps a single optimiser, so the Trainer's
 generic step, schedule, checkpoint and exact resume apply unchanged.
 
-The discriminator's batch accuracy is logged (``disc_accuracy``). Its start
-accuracy is the mean batch accuracy over steps ``start_skip`` to
-``start_skip + start_window - 1`` (20-49 by default: the first steps are
-spent learning to tell the domains apart at all); it is kept in the model (a
-buffer, so checkpoints carry it) and logged as ``disc_accuracy_start``, and
-:meth:`SyntheticTask.quality` reports it beside the trained discriminator's
-accuracy on held-out data: it should move toward chance (0.5) as the features
-align (in our 150-step CPU runs against ``photos`` it did not: it stayed
-near 0.8 at weight 0.05 and oscillated at 0.5).
+The discriminator's batch accuracy is logged (``disc_accuracy``), but it is
+no measure of alignment: a discriminator that starts untrained sits near 50%
+at step 0 whatever the features, and later it measures the race between the
+discriminator and the trunk as much as the features. Alignment is measured
+instead by a *fresh* domain classifier on *frozen* trunk features
+(:func:`domain_probe_accuracy`): an L2-regularised logistic regression on the
+standardised pooled last stage (what the discriminator sees), fitted on
+renders vs real images with ``probe_folds``-fold cross-validation, so every
+accuracy is on held-out images. :meth:`SyntheticTask.quality` runs it on the
+trained trunk and on the trunk as it was at step 0 (kept frozen in the model
+as ``initial_encoder``, so checkpoints carry it). Features that align bring
+the fresh classifier toward 50%; a control run with ``domain_weight=0`` shows
+how far training on renders alone moves it.
+
+Two knobs make the reversal work in short runs: the discriminator learns at
+``disc_lr`` times the trunk's learning rate (it has to track a moving trunk),
+and with ``ramp`` the reversal weight grows from 0 to ``domain_weight`` over
+training as in DANN, ``w * (2 / (1 + exp(-10 p)) - 1)`` at progress ``p``,
+so the trunk is not pushed by a discriminator that has not learnt anything
+yet. Both are off by default because neither helped in our runs.
+
+Measured (150 steps, batch 64, 32 px, real domain ``photos``, seed 0;
+``sslfast quality --data photos``, 256 held-out images, so 512 probe
+samples, about +-2 points of noise): the fresh classifier tells the domains
+apart 84.0% of the time on the initial trunk, 89.3% after training with
+``domain_weight=0`` (the control), 88.9% at the recipe's 0.05, and 88.3% at
+0.05 with ``disc_lr=10, disc_hidden=256``. Training on renders makes the
+features more domain-specific, and at weight 0.05 the reversal does not
+measurably undo it in runs this short: the alignment check does not hold.
 
 Scenes and sizes: the paper renders 224 px indoor scenes; here scenes of
 analytic primitives (by default one large central object and smaller ones
@@ -61,6 +81,7 @@ in the paper, is ``grayscale=True``.
 """
 from __future__ import annotations
 
+import copy
 import math
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
@@ -69,6 +90,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .. import ops
+from ..evaluate import linear_probe
 from .base import DEFAULT_MEAN, DEFAULT_STD, PretextTask, register_task
 
 HELD_OUT_OFFSET = 1 << 41  # scene indices of held-out renders (training uses data-set indices)
@@ -116,7 +138,12 @@ class DenseDecoder(nn.Module):
 
 class SyntheticNet(nn.Module):
     """Trunk + dense heads (log depth, normals, contour logits) + domain
-    discriminator (behind gradient reversal) on the pooled last stage.
+    discriminator (behind gradient reversal) on the pooled last stage, and a
+    frozen copy of the trunk as initialised (``initial_encoder``, for the
+    alignment check; never trained nor used by ``forward``).
+
+    ``reversal`` is the gradient reversal weight of the next forward pass
+    (``domain_weight`` unless the task's ramp sets it).
 
     ``forward(x)`` returns a dict of ``depth [N, 1, H, W]``, ``normals
     [N, 3, H, W]`` (unit vectors), ``edges [N, 1, H, W]`` (logits) and
@@ -125,7 +152,8 @@ class SyntheticNet(nn.Module):
 
     def __init__(self, encoder, decoder_width: int, disc_hidden: int, domain_weight: float):
         super().__init__()
-        self.encoder, self.domain_weight = encoder, domain_weight
+        self.encoder, self.reversal = encoder, domain_weight
+        self.initial_encoder = copy.deepcopy(encoder).requires_grad_(False)
         with torch.no_grad():
             probe = torch.zeros(1, encoder.in_channels, 32, 32)
             stage_channels = [f.shape[1] for f in encoder.eval().stages(probe)]
@@ -134,14 +162,12 @@ class SyntheticNet(nn.Module):
         self.heads = nn.Conv2d(decoder_width, 1 + 3 + 1, 1)
         self.discriminator = nn.Sequential(nn.Linear(encoder.out_channels, disc_hidden), nn.ReLU(inplace=True),
                                            nn.Linear(disc_hidden, 1))
-        # [sum, count] of the discriminator's batch accuracy over the start window.
-        self.register_buffer("disc_start", torch.zeros(2))
 
     def forward(self, x: torch.Tensor) -> Dict[str, torch.Tensor]:
         stages = self.encoder.stages(x)
         maps = self.heads(self.decoder(stages, x.shape[-2:]))
         pooled = torch.flatten(F.adaptive_avg_pool2d(stages[-1], 1), 1)
-        domain = self.discriminator(reverse_gradient(pooled, self.domain_weight)).squeeze(1)
+        domain = self.discriminator(reverse_gradient(pooled, self.reversal)).squeeze(1)
         return {"depth": maps[:, :1], "normals": F.normalize(maps[:, 1:4].float(), dim=1),
                 "edges": maps[:, 4:5], "domain": domain}
 
@@ -170,6 +196,22 @@ def balanced_error(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return 1 - (true_positive + true_negative) / 2
 
 
+def domain_probe_accuracy(features: torch.Tensor, domain: torch.Tensor, folds: int, seed: int) -> float:
+    """Held-out accuracy of a fresh domain classifier on frozen ``features
+    [N, D]`` with labels ``domain [N]`` (0 rendered, 1 real): the transfer
+    protocol's logistic regression (:func:`sslfast.evaluate.linear_probe`),
+    cross-validated over ``folds`` folds drawn by ``seed``, so each sample is
+    classified once by a classifier that never saw it. Chance is 0.5 for
+    balanced domains."""
+    fold = torch.randperm(len(features), generator=torch.Generator().manual_seed(seed)) % folds
+    features, domain = features.float().cpu(), domain.long().cpu()
+    correct = 0.0
+    for k in range(folds):
+        test = fold == k
+        correct += linear_probe(features[~test], domain[~test], features[test], domain[test]) * int(test.sum())
+    return correct / len(features)
+
+
 def _masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (values * mask).sum() / mask.sum().clamp_min(1)
 
@@ -185,8 +227,10 @@ class SyntheticTask(PretextTask):
     (probability), ``central`` (object 0 large at the image centre, the
     others smaller behind it, as in the ``shapes`` data; else objects
     anywhere), ``samples`` (anti-aliasing rays per pixel and axis),
-    ``decoder_width``, ``disc_hidden``, ``start_skip`` / ``start_window``
-    (steps that define the discriminator's start accuracy)."""
+    ``decoder_width``, ``disc_hidden`` (discriminator width), ``disc_lr``
+    (discriminator learning rate over the trunk's), ``ramp`` (DANN's
+    reversal-weight schedule), ``probe_folds`` (cross-validation folds of the
+    fresh domain classifier in :meth:`quality`)."""
 
     name = "synthetic"
     default_data = "photos"
@@ -195,28 +239,30 @@ class SyntheticTask(PretextTask):
     def __init__(self, grayscale: bool = False, weights: Sequence[float] = (5.0, 10.0, 1.0),
                  domain_weight: float = 0.05, background: str = "real", objects: Sequence[int] = (1, 4),
                  ground_plane: float = 0.7, central: bool = True, samples: int = 2, decoder_width: int = 32,
-                 disc_hidden: int = 128,
-                 start_skip: int = 20, start_window: int = 30, mean=None, std=None):
+                 disc_hidden: int = 128, disc_lr: float = 1.0, ramp: bool = False, probe_folds: int = 4,
+                 mean=None, std=None):
         if background not in BACKGROUNDS:
             raise ValueError(f"background: expected one of {', '.join(BACKGROUNDS)}, got {background!r}")
         if len(weights) != 3 or any(w < 0 for w in weights):
             raise ValueError(f"weights: expected three non-negative numbers (depth, normals, edges), got {weights!r}")
         if domain_weight < 0:
             raise ValueError(f"domain_weight: expected a non-negative number, got {domain_weight}")
-        if start_skip < 0 or start_window <= 0:
-            raise ValueError(f"start_window: expected start_skip >= 0 and start_window > 0, "
-                             f"got {start_skip} and {start_window}")
+        if disc_lr <= 0:
+            raise ValueError(f"disc_lr: expected a positive learning-rate factor, got {disc_lr}")
+        if isinstance(probe_folds, bool) or not isinstance(probe_folds, int) or probe_folds < 2:
+            raise ValueError(f"probe_folds: expected an int >= 2, got {probe_folds!r}")
         mean = tuple(mean) if mean is not None else ((GRAY_MEAN,) if grayscale else DEFAULT_MEAN)
         std = tuple(std) if std is not None else ((GRAY_STD,) if grayscale else DEFAULT_STD)
         super().__init__(grayscale=grayscale, weights=tuple(weights), domain_weight=domain_weight,
                          background=background, objects=tuple(objects), ground_plane=ground_plane, central=central,
                          samples=samples,
-                         decoder_width=decoder_width, disc_hidden=disc_hidden, start_skip=start_skip,
-                         start_window=start_window, mean=mean, std=std)
+                         decoder_width=decoder_width, disc_hidden=disc_hidden, disc_lr=disc_lr, ramp=ramp,
+                         probe_folds=probe_folds, mean=mean, std=std)
         self.grayscale, self.weights, self.domain_weight = grayscale, tuple(weights), domain_weight
         self.background, self.objects, self.ground_plane = background, tuple(objects), ground_plane
         self.central, self.samples, self.decoder_width, self.disc_hidden = central, samples, decoder_width, disc_hidden
-        self.start_skip, self.start_window, self.mean, self.std = start_skip, start_window, mean, std
+        self.disc_lr, self.ramp, self.probe_folds = disc_lr, bool(ramp), probe_folds
+        self.mean, self.std = mean, std
         self.input_channels = 1 if grayscale else 3
 
     # -- data --------------------------------------------------------------
@@ -259,6 +305,23 @@ class SyntheticTask(PretextTask):
         return SyntheticNet(self.make_encoder(backbone, **backbone_options), self.decoder_width, self.disc_hidden,
                             self.domain_weight)
 
+    def configure_optimizers(self, model: nn.Module, build_optimizer) -> Dict[str, torch.optim.Optimizer]:
+        """One optimiser; the discriminator's group learns at ``disc_lr`` times
+        the rate of the rest (the frozen ``initial_encoder`` is left out)."""
+        discriminator = list(model.discriminator.parameters())  # a list: the order must survive a resume
+        ids = {id(p) for p in discriminator}
+        rest = [p for p in model.parameters() if p.requires_grad and id(p) not in ids]
+        optimizer = build_optimizer([{"params": rest}, {"params": discriminator}])
+        optimizer.param_groups[1]["lr"] *= self.disc_lr
+        return {"model": optimizer}
+
+    def reversal_weight(self, step: int, steps: int) -> float:
+        """The gradient reversal weight at ``step`` of ``steps``: ``domain_weight``,
+        or with ``ramp`` DANN's ``domain_weight * (2 / (1 + exp(-10 p)) - 1)``, ``p = step / steps``."""
+        if not self.ramp:
+            return self.domain_weight
+        return self.domain_weight * (2 / (1 + math.exp(-10 * step / max(steps, 1))) - 1)
+
     def losses(self, outputs: Dict[str, torch.Tensor], targets: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
         """Each term unweighted: depth, normal, edge and domain losses."""
         n, hit = targets["depth"].shape[0], targets["hit"]
@@ -283,18 +346,14 @@ class SyntheticTask(PretextTask):
         return {**{k: v.item() for k, v in terms.items()}, "disc_accuracy": accuracy.item()}
 
     def training_step(self, trainer, inputs: torch.Tensor, targets: Dict[str, torch.Tensor]) -> Dict[str, float]:
+        trainer.raw_model.reversal = self.reversal_weight(trainer.step, trainer.config.steps)
         with trainer.autocast():
             outputs = trainer.model(inputs)
             loss = self.loss(outputs, targets)
         trainer.backward_and_step(loss, "model")
         with torch.no_grad():
-            scalars = {"loss": loss.item(), **self.metrics({k: v.detach() for k, v in outputs.items()}, targets)}
-            start = trainer.raw_model.disc_start
-            if self.start_skip <= trainer.step < self.start_skip + self.start_window:
-                start += torch.tensor([scalars["disc_accuracy"], 1.0], device=start.device)
-            if start[1] > 0:
-                scalars["disc_accuracy_start"] = (start[0] / start[1]).item()
-        return scalars
+            metrics = self.metrics({k: v.detach() for k, v in outputs.items()}, targets)
+        return {"loss": loss.item(), **metrics, "reversal": trainer.raw_model.reversal}
 
     # -- pictures and quality ----------------------------------------------
     def show_batch(self, images: torch.Tensor, index: torch.Tensor, seed: int, model: Optional[nn.Module] = None):
@@ -334,13 +393,17 @@ class SyntheticTask(PretextTask):
         """On held-out renders (scene indices ``index + HELD_OUT_OFFSET``): log-depth
         L1, mean normal angle and contour balanced error against the best
         constant prediction of this batch (the median log depth, the mean
-        normal direction, any constant contour guess); and the discriminator's
-        accuracy on these renders vs the real ``images``, beside its accuracy
-        at the start of training (``disc_accuracy_start``)."""
+        normal direction, any constant contour guess); and the alignment
+        check: a fresh domain classifier's held-out accuracy (renders vs the
+        real ``images``, :func:`domain_probe_accuracy`) on the trained trunk's
+        features beside the same on the initial trunk's."""
         inputs, targets = self.make_batch(images, index + HELD_OUT_OFFSET, seed)
         n, hit = len(images), targets["hit"]
+        net = getattr(model, "module", model).eval()
         with torch.no_grad():
-            out = model.eval()(inputs)
+            out = net(inputs)
+            probe = {name: domain_probe_accuracy(encoder.pooled(inputs), targets["domain"], self.probe_folds, seed)
+                     for name, encoder in (("trained", net.encoder), ("initial", net.initial_encoder))}
         depth, hit_depth = targets["depth"], targets["depth"][hit > 0]
         constant_depth = hit_depth.median() if len(hit_depth) else depth.new_zeros(())
         normals = targets["normals"]
@@ -350,9 +413,6 @@ class SyntheticTask(PretextTask):
             cosine = (prediction * normals).sum(1, keepdim=True).clamp(-1, 1)
             return math.degrees(_masked_mean(torch.acos(cosine), hit).item())
 
-        accuracy = ((out["domain"] > 0).float() == targets["domain"]).float().mean().item()
-        start = getattr(model, "module", model).disc_start
-        start_accuracy = (start[0] / start[1]).item() if start[1] > 0 else float("nan")
         return [
             {"metric": "depth L1 (log depth)", "model": _masked_mean((out["depth"][:n] - depth).abs(), hit).item(),
              "baseline": _masked_mean((constant_depth - depth).abs(), hit).item(),
@@ -361,6 +421,6 @@ class SyntheticTask(PretextTask):
              "baseline": angle(mean_normal), "baseline_name": "constant: mean direction", "better": "lower"},
             {"metric": "edge balanced error", "model": balanced_error(out["edges"][:n], targets["edges"]).item(),
              "baseline": 0.5, "baseline_name": "any constant", "better": "lower"},
-            {"metric": "discriminator accuracy (chance 0.5)", "model": accuracy, "baseline": start_accuracy,
-             "baseline_name": "start of training", "better": "lower"},
+            {"metric": "fresh domain classifier accuracy (chance 0.5)", "model": probe["trained"],
+             "baseline": probe["initial"], "baseline_name": "initial trunk", "better": "lower"},
         ]
