@@ -189,8 +189,9 @@ def evaluate_encoders(make_encoders: Callable[[int], Dict[str, nn.Module]], prep
                 train_maps = stage_maps(encoder, prepare, x_images, device)
                 test_maps = stage_maps(encoder, prepare, test_images, device)
                 stages, grid = choose_probe_features(train_maps, y, seed)
-                scores.setdefault("linear", []).append(linear_probe(
-                    pooled_features(train_maps, stages, grid), y, pooled_features(test_maps, stages, grid), test_labels))
+                train_x = pooled_features(train_maps, stages, grid)
+                test_x = pooled_features(test_maps, stages, grid)
+                scores.setdefault("linear", []).append(linear_probe(train_x, y, test_x, test_labels))
                 if chosen_features is not None:
                     chosen_features.setdefault(name, []).append(describe_probe_features(stages, grid))
             if "knn" in protocols:

@@ -108,7 +108,8 @@ def run(plan: ResultsPlan, log=print) -> str:
                     scores.setdefault((task_name, data_name), {}).setdefault(encoder_name, []).extend(
                         protocols["linear"])
                 log(f"{task_name} -> {data_name}, seed {seed}: linear probe "
-                    + ", ".join(f"{name} {100 * p['linear'][0]:.1f}% ({chosen[name][0]})" for name, p in result.items()))
+                    + ", ".join(f"{name} {100 * p['linear'][0]:.1f}% ({chosen[name][0]})"
+                                for name, p in result.items()))
     lines = [f"Linear probe, {plan.labels_per_class} labels per class, {plan.size} px, mean ± std over "
              f"{plan.seeds} pretraining seeds (accuracy %); the probe's features (a stage or all, pooled 2x2 or 4x4) "
              "chosen per encoder by 5-fold cross-validation on the labelled examples", "",

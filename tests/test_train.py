@@ -11,8 +11,8 @@ import torch
 from torch import nn
 
 from sslfast.cli import main as cli_main
-from sslfast.evaluate import (choose_probe_features, evaluate_encoders, few_labels, knn_probe, linear_probe, probe_choices,
-                              summarize)
+from sslfast.evaluate import (choose_probe_features, evaluate_encoders, few_labels, knn_probe, linear_probe,
+                              probe_choices, summarize)
 from sslfast.models import Encoder, build_backbone
 from sslfast.tasks import get_task
 from sslfast.train import EpochBatches, TrainConfig, Trainer, atomic_save, checkpoint_matches, load_checkpoint

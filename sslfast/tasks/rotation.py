@@ -44,8 +44,8 @@ class RotationTask(PretextTask):
 
     name = "rotation"
 
-    def __init__(self, mode: str = "all", hidden: int = 0, head_convs: int = 1, crop_pad: int = 4, mean=DEFAULT_MEAN, std=DEFAULT_STD,
-                 batch_ops: str = "sslfast"):
+    def __init__(self, mode: str = "all", hidden: int = 0, head_convs: int = 1, crop_pad: int = 4,
+                 mean=DEFAULT_MEAN, std=DEFAULT_STD, batch_ops: str = "sslfast"):
         if mode not in ("all", "one"):
             raise ValueError(f"mode: expected 'all' or 'one', got {mode!r}")
         if batch_ops not in ("sslfast", "torch"):
@@ -54,8 +54,8 @@ class RotationTask(PretextTask):
             raise ValueError(f"head_convs: expected 0 or more, got {head_convs}")
         if crop_pad < -1:
             raise ValueError(f"crop_pad: expected -1 (no augmentation) or more, got {crop_pad}")
-        super().__init__(mode=mode, hidden=hidden, head_convs=head_convs, crop_pad=crop_pad, mean=tuple(mean), std=tuple(std),
-                         batch_ops=batch_ops)
+        super().__init__(mode=mode, hidden=hidden, head_convs=head_convs, crop_pad=crop_pad, mean=tuple(mean),
+                         std=tuple(std), batch_ops=batch_ops)
         self.mode, self.hidden, self.head_convs, self.crop_pad = mode, hidden, head_convs, crop_pad
         self.mean, self.std, self.batch_ops = tuple(mean), tuple(std), batch_ops
 
