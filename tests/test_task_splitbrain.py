@@ -65,10 +65,61 @@ def test_show_and_quality(tmp_path):
     check_show_and_quality("splitbrain", checkpoint, tmp_path, columns=3)
     _, model, _ = load_checkpoint(checkpoint)
     rows = task.quality(model, images[:8], torch.arange(8), 0)
+    assert [r["metric"] for r in rows] == ["L -> ab bin accuracy (argmax)", "ab -> L bin accuracy",
+                                           "ab error (annealed mean T=0.38)", "ab error (mean)"]
+    assert all(0 <= r["baseline"] <= 1 for r in rows[:2])
+    # The argmax row against the nearest ab bins of scikit-image's Lab, written out.
+    inputs, _ = task.make_batch(images[:8], torch.arange(8), 0)
+    with torch.no_grad():
+        ab_logits, _ = model.eval()(inputs)
+    lab = skimage_lab(images[:8])
+    nearest = nearest_bins(lab[:, 1:, ::4, ::4], ops.ab_gamut_bins().numpy())
+    colour = np.abs(lab[:, 1:, ::4, ::4]).reshape(8, -1).max(1) > 5
+    expected = (ab_logits.argmax(1).numpy() == nearest)[colour].mean()
+    assert rows[0]["model"] == pytest.approx(expected, abs=0.02)
+
+
+def test_rebalanced_option_adds_the_undone_row(tmp_path):
+    task = get_task("splitbrain", rebalance=True, prior_images=32)
+    images = photo_crops(32, 32)
+    _, model, _ = load_checkpoint(trained_checkpoint(task, images, tmp_path))
+    assert bool(model.prior.ready)  # counted at the first step
+    rows = task.quality(model, images[:8], torch.arange(8), 0)
     assert [r["metric"] for r in rows][:3] == ["L -> ab bin accuracy (argmax)",
                                                 "L -> ab bin accuracy (argmax, rebalancing undone)",
                                                 "ab -> L bin accuracy"]
-    assert all(0 <= r["baseline"] <= 1 for r in rows[:3])
+
+
+def test_default_ab_loss_is_plain_cross_entropy_on_the_nearest_bin(tmp_path, generator):
+    """The paper's loss (1-hot targets, no rebalancing) equals torch's
+    cross_entropy on the nearest bins; rebalance=True weighs each pixel by
+    its nearest bin's weight; the default run never counts the prior."""
+    images = photo_crops(6, 32, seed=2)
+    task = get_task("splitbrain")
+    inputs, targets = task.make_batch(images, torch.arange(6), 0)
+    assert targets.index.shape[1] == 1 and torch.all(targets.weight == 1)
+    colour = ~targets.grayscale
+    assert bool(colour.any())
+    logits = torch.randn(6, 313, 8, 8, generator=generator)
+    l_logits = torch.randn(6, 50, 8, 8, generator=generator)
+    parts = task.losses((logits, l_logits), targets)
+    expected = torch.nn.functional.cross_entropy(logits[colour], targets.index[colour, 0])
+    assert parts["ab_loss"].item() == pytest.approx(expected.item(), rel=1e-5)
+    assert parts["l_loss"].item() == pytest.approx(
+        torch.nn.functional.cross_entropy(l_logits, targets.lightness).item(), rel=1e-5)
+    class_weights = torch.rand(313, generator=generator) + 0.5
+    weighted = torch.nn.functional.cross_entropy(logits[colour], targets.index[colour, 0], reduction="none")
+    weighted = (weighted * class_weights[targets.index[colour, 0]]).mean()
+    assert task.losses((logits, l_logits), targets, class_weights)["ab_loss"].item() == pytest.approx(
+        weighted.item(), rel=1e-5)
+    _, model, _ = load_checkpoint(trained_checkpoint(get_task("splitbrain", prior_images=32), photo_crops(32, 32),
+                                                     tmp_path))
+    assert not bool(model.prior.ready)
+
+
+def test_rebalance_must_be_a_bool():
+    with pytest.raises(TypeError, match="^rebalance"):
+        get_task("splitbrain", rebalance="yes")
 
 
 @pytest.mark.parametrize("name", ["splitbrain", "colorization"])

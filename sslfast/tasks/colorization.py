@@ -162,19 +162,26 @@ class PriorMixin:
         if not bool(prior.ready):
             self.fit_prior(prior, trainer.dataset, trainer.device)
 
-    def ab_error_rows(self, logits: torch.Tensor, images: torch.Tensor, class_weights: torch.Tensor) -> List[Dict]:
+    def ab_error_rows(self, logits: torch.Tensor, images: torch.Tensor,
+                      class_weights: Optional[torch.Tensor] = None) -> List[Dict]:
         """Mean ab distance to the true ab at the target pixels, beside
-        predicting gray, of two decodings: the paper's annealed mean (vivid),
-        and the plain mean of the distribution with the rebalancing undone
-        (training with weights ``w`` makes the optimal prediction ``∝ w_q
-        p(q | L)``, so ``logits - log w`` estimates ``p(q | L)``, whose mean is
-        the L2-optimal ab)."""
+        predicting gray, of two decodings: the paper's annealed mean of the
+        network's distribution, and the annealed mean (same T) of the estimated
+        true posterior ``p(q | L)``. With rebalancing weights ``w`` the
+        weighted cross-entropy is minimised by ``p_net(q) ∝ w_q p(q | L)``, so
+        ``logits - log w`` estimates ``p(q | L)`` ("rebalancing undone");
+        without (``class_weights`` None) the network's distribution already
+        estimates it and the second row is its plain mean (T = 1), the
+        L2-optimal ab."""
         ab = ops.rgb_to_lab(images)[:, 1:, ::self.stride, ::self.stride]
         bins = self.ab_bins(images.device)
         gray = ab.norm(dim=1).mean().item()
-        decoded = {f"annealed mean T={self.temperature:g}": ops.ab_decode(logits, bins, temperature=self.temperature),
-                   "mean, rebalancing undone": ops.ab_decode(logits - class_weights.log().view(1, -1, 1, 1), bins,
-                                                             temperature=1.0)}
+        decoded = {f"annealed mean T={self.temperature:g}": ops.ab_decode(logits, bins, temperature=self.temperature)}
+        if class_weights is None:
+            decoded["mean"] = ops.ab_decode(logits, bins, temperature=1.0)
+        else:
+            decoded[f"annealed mean T={self.temperature:g}, rebalancing undone"] = ops.ab_decode(
+                logits - class_weights.log().view(1, -1, 1, 1), bins, temperature=self.temperature)
         return [{"metric": f"ab error ({name})", "model": (prediction - ab).norm(dim=1).mean().item(),
                  "baseline": gray, "baseline_name": "predict gray", "better": "lower"}
                 for name, prediction in decoded.items()]

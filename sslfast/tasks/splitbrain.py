@@ -1,14 +1,23 @@
 """Split-brain autoencoder (Zhang, Isola, Efros 2017).
 
-Lab is split into L and ab. Sub-network F1 predicts ab from L (the 313-bin
-rebalanced classification of colorization, prior counted once over the
-training data and kept in the checkpoint); F2 predicts L from ab, with L
+Lab is split into L and ab. Sub-network F1 predicts ab from L (a per-pixel
+classification over colorization's 313 ab bins); F2 predicts L from ab, with L
 quantised into ``l_bins`` classes (default 50, 2 L units each, as
 :func:`sslfast.ops.quantize_l`). Both predict at 1/4 resolution, like
 colorization. Each sub-network has half the channels of the full network
 (the small backbone's widths are halved; other backbones keep theirs), and
 the encoder kept for transfer is their concatenation (:class:`SplitEncoder`),
 fed the full normalised Lab image.
+
+Both directions use a plain cross-entropy on 1-hot targets (each pixel's
+nearest ab bin, its L class) by default: the paper describes its cross-channel
+losses as "a classification loss with a basic 1-hot encoding scheme" and,
+unlike colorization, adds no class-rebalancing term, since the goal is the
+representation rather than vivid pictures. Colorization's rebalancing (prior
+counted once over the training data and kept in the checkpoint) and soft
+encoding are options (``rebalance=True``, ``k=5``). Without rebalancing the
+L -> ab output estimates p(ab bin | L), so its argmax is the natural
+prediction and the quality check scores it against the majority bin.
 
 ``pair="rgb_depth"`` is the paper's RGB-D split on rendered scenes: like the
 ``synthetic`` task, :meth:`SplitBrainTask.make_batch` draws one scene per
@@ -109,8 +118,10 @@ def majority_accuracy(labels: torch.Tensor) -> float:
 class SplitBrainTask(PriorMixin, PretextTask):
     """Options: ``pair`` ("lab": L <-> ab, the default; "rgb_depth": RGB <->
     depth on rendered scenes, see the module docstring), ``l_bins`` (L
-    classes, 50), ``k``/``sigma``/``lam`` of the ab targets and rebalancing
-    (as colorization), ``temperature`` (annealed mean for the ab error),
+    classes, 50), ``k``/``sigma`` of the ab targets (1: 1-hot, the paper's;
+    5/5: colorization's soft encoding), ``rebalance`` (False: plain
+    cross-entropy, the paper's; True: colorization's class rebalancing, mixed
+    by ``lam``), ``temperature`` (annealed mean for the ab error),
     ``stride`` (4), ``hidden`` (head width), ``prior_images``; for
     "rgb_depth": ``objects``, ``ground_plane`` and ``samples`` of the scenes
     (as the ``synthetic`` task)."""
@@ -118,15 +129,19 @@ class SplitBrainTask(PriorMixin, PretextTask):
     name = "splitbrain"
     train_defaults = {"optimizer": "adamw", "lr": 2e-3, "weight_decay": 1e-4}
 
-    def __init__(self, pair: str = "lab", l_bins: int = 50, k: int = 5, sigma: float = 5.0, lam: float = 0.5,
-                 temperature: float = 0.38, stride: int = 4, hidden: int = 64, prior_images: int = 2048,
-                 objects: Tuple[int, int] = (1, 4), ground_plane: float = 0.7, samples: int = 2):
+    def __init__(self, pair: str = "lab", l_bins: int = 50, k: int = 1, sigma: float = 5.0, rebalance: bool = False,
+                 lam: float = 0.5, temperature: float = 0.38, stride: int = 4, hidden: int = 64,
+                 prior_images: int = 2048, objects: Tuple[int, int] = (1, 4), ground_plane: float = 0.7,
+                 samples: int = 2):
         if pair not in PAIRS:
             raise ValueError(f"pair: expected one of {', '.join(PAIRS)}, got {pair!r}")
-        super().__init__(pair=pair, l_bins=l_bins, k=k, sigma=sigma, lam=lam, temperature=temperature, stride=stride,
-                         hidden=hidden, prior_images=prior_images, objects=tuple(objects), ground_plane=ground_plane,
-                         samples=samples)
+        if not isinstance(rebalance, bool):
+            raise TypeError(f"rebalance: expected True or False, got {rebalance!r}")
+        super().__init__(pair=pair, l_bins=l_bins, k=k, sigma=sigma, rebalance=rebalance, lam=lam,
+                         temperature=temperature, stride=stride, hidden=hidden, prior_images=prior_images,
+                         objects=tuple(objects), ground_plane=ground_plane, samples=samples)
         self.pair, self.l_bins, self.k, self.sigma, self.lam = pair, l_bins, k, sigma, lam
+        self.rebalance = rebalance
         self.temperature, self.stride, self.hidden, self.prior_images = temperature, stride, hidden, prior_images
         self.objects, self.ground_plane, self.samples = tuple(objects), ground_plane, samples
         self.input_channels = 4 if pair == "rgb_depth" else 3
@@ -184,7 +199,8 @@ class SplitBrainTask(PriorMixin, PretextTask):
         return sum(self.losses(outputs, targets, class_weights).values())
 
     def losses(self, outputs, targets, class_weights: Optional[torch.Tensor] = None):
-        """Lab: ``ab_loss`` (rebalanced soft CE) and ``l_loss`` (CE); RGB-D:
+        """Lab: ``ab_loss`` (cross-entropy on the ab bins, weighted by
+        ``class_weights`` when given) and ``l_loss`` (CE); RGB-D:
         ``depth_loss`` and ``rgb_loss`` (MSE)."""
         if self.pair == "rgb_depth":
             depth, rgb = outputs
@@ -197,10 +213,10 @@ class SplitBrainTask(PriorMixin, PretextTask):
 
     def training_step(self, trainer, inputs, targets) -> Dict[str, float]:
         prior = trainer.raw_model.prior
-        if self.pair == "lab":
+        if self.pair == "lab" and self.rebalance:
             self.ensure_prior(trainer, prior)
         with trainer.autocast():
-            parts = self.losses(trainer.model(inputs), targets, prior.class_weights)
+            parts = self.losses(trainer.model(inputs), targets, prior.class_weights if self.rebalance else None)
             loss = sum(parts.values())
         trainer.backward_and_step(loss, "model")
         return {"loss": loss.item(), **{name: value.item() for name, value in parts.items()}}
@@ -229,19 +245,22 @@ class SplitBrainTask(PriorMixin, PretextTask):
             ab_logits, l_logits = model.eval()(inputs)
         colour = ~targets.grayscale
         nearest = targets.index[:, 0][colour]
-        # The rebalanced loss pulls the argmax towards rare bins; undoing the
-        # weights (logits - log w, see ab_error_rows) gives the posterior's mode.
-        undone = ab_logits - model.prior.class_weights.log().view(1, -1, 1, 1)
+        decodings = [("argmax", ab_logits)]
+        if self.rebalance:
+            # The rebalanced loss pulls the argmax towards rare bins; undoing the
+            # weights (logits - log w, see ab_error_rows) gives the posterior's mode.
+            decodings.append(("argmax, rebalancing undone",
+                              ab_logits - model.prior.class_weights.log().view(1, -1, 1, 1)))
         ab_rows = [{"metric": f"L -> ab bin accuracy ({name})",
                     "model": (logits.argmax(1)[colour] == nearest).float().mean().item() if bool(colour.any()) else 0.0,
                     "baseline": majority_accuracy(nearest) if bool(colour.any()) else 0.0,
                     "baseline_name": "majority bin", "better": "higher"}
-                   for name, logits in (("argmax", ab_logits), ("argmax, rebalancing undone", undone))]
+                   for name, logits in decodings]
         return [
             *ab_rows,
             {"metric": "ab -> L bin accuracy", "model": (l_logits.argmax(1) == targets.lightness).float().mean().item(),
              "baseline": majority_accuracy(targets.lightness), "baseline_name": "majority bin", "better": "higher"},
-            *self.ab_error_rows(ab_logits.float(), images, model.prior.class_weights),
+            *self.ab_error_rows(ab_logits.float(), images, model.prior.class_weights if self.rebalance else None),
         ]
 
     def show_batch(self, images: torch.Tensor, index: torch.Tensor, seed: int, model: Optional[nn.Module] = None):
