@@ -23,7 +23,7 @@ of ``logits - log w``, the estimate of ``p(q | L)`` with the rebalancing
 divided out, which is the row the ab-error check rests on. On held-out
 ``photos`` crops (the last quarter of each of 11 photos, much less colourful
 than the training quarters: gray scores 14.8 there against 26 on training
-crops) the paper's decoding stays above gray (about 17-18 at 32 px and 17.0 at
+crops) the paper's decoding stays above gray (16.6-18.0 over 3 seeds at 32 px, 17.0 at
 64 px after 300 steps, mostly from confidently orange/red guesses on the grey
 held-out parts of ``chelsea`` and the motorcycles), while on training-region
 crops it is well below (13.7 vs 26.2); the posterior's annealed mean is below
