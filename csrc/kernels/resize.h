@@ -291,9 +291,11 @@ SSLFAST_HD void resample_table_entry(const ResampleSpec& rows, const ResampleSpe
     const int64_t i = k - rows.out_size;
     float* w = weight + rows.out_size * rows.taps + i;
     resample_entry(cols, i, start + rows.out_size + i, w, cols.out_size);
-    if (fixed)
-      fixed[bits + k] = (int16_t)quantize_weights(w, cols.out_size, cols.taps, 0, kFixedColumnBits,
-                                                  kFixedColumnSumLimit, fixed + rows.out_size * rows.taps + i * cols.taps);
+    if (fixed) {
+      int16_t* q = fixed + rows.out_size * rows.taps + i * cols.taps;
+      fixed[bits + k] =
+          (int16_t)quantize_weights(w, cols.out_size, cols.taps, 0, kFixedColumnBits, kFixedColumnSumLimit, q);
+    }
   }
 }
 
