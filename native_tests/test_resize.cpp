@@ -198,29 +198,38 @@ void sweep_resize(std::mt19937_64& rng) {
       }
 }
 
-void test_sr_pair(std::mt19937_64& rng) {
-  const int64_t planes = 3, in_h = 16, in_w = 12, factor = 4, out_h = 4, out_w = 3;
-  std::vector<uint8_t> input((size_t)(planes * in_h * in_w));
-  for (uint8_t& v : input) v = random_value<uint8_t>(rng);
-  const Tables t = make_tables(ResampleFilter::Bicubic, true, in_h, in_w, out_h, out_w);
+// sr_pair arguments over `input` ([planes, in_h, in_w] uint8, bicubic tables
+// t) with a per-plane normalisation, LR rounded to whole levels.
+SrPairArgs sr_args(const Tables& t, const std::vector<uint8_t>& input, int64_t planes, int64_t factor) {
   SrPairArgs a{};
   a.lr.input = input.data();
   a.lr.rows = t.rows_axis();
   a.lr.cols = t.cols_axis();
+  a.lr.rows_q = t.rows_fixed();
+  a.lr.cols_q = t.cols_fixed();
+  a.lr.frac = fixed_frac_bits(t.rows.filter);
   a.lr.affine.count = (int)planes;
   for (int c = 0; c < planes; ++c) {
     a.lr.affine.scale[c] = 1.0f / 255 / (0.2f + 0.01f * c);
     a.lr.affine.bias[c] = -0.45f / (0.2f + 0.01f * c);
   }
   a.lr.quantize = true;
-  a.lr.planes = planes;
-  a.lr.channels = planes;
+  a.lr.planes = a.lr.channels = planes;
   a.lr.interleave = 1;
-  a.lr.in_h = in_h;
-  a.lr.in_w = in_w;
-  a.lr.out_h = out_h;
-  a.lr.out_w = out_w;
+  a.lr.in_h = t.rows.in_size;
+  a.lr.in_w = t.cols.in_size;
+  a.lr.out_h = t.rows.out_size;
+  a.lr.out_w = t.cols.out_size;
   a.factor = factor;
+  return a;
+}
+
+void test_sr_pair(std::mt19937_64& rng) {
+  const int64_t planes = 3, in_h = 16, in_w = 12, factor = 4, out_h = 4, out_w = 3;
+  std::vector<uint8_t> input((size_t)(planes * in_h * in_w));
+  for (uint8_t& v : input) v = random_value<uint8_t>(rng);
+  const Tables t = make_tables(ResampleFilter::Bicubic, true, in_h, in_w, out_h, out_w);
+  SrPairArgs a = sr_args(t, input, planes, factor);  // the float path (fixed unset)
   const int64_t hr_numel = planes * in_h * in_w, lr_numel = planes * out_h * out_w;
   Guarded<float> hr_e(hr_numel), lr_e(lr_numel), hr_r(hr_numel), lr_r(lr_numel);
   a.hr = hr_e.data();
@@ -467,26 +476,8 @@ void test_sr_pair_fixed(std::mt19937_64& rng) {
   std::vector<uint8_t> input((size_t)(planes * in_h * in_w));
   for (uint8_t& v : input) v = random_value<uint8_t>(rng);
   const Tables t = make_tables(ResampleFilter::Bicubic, true, in_h, in_w, out_h, out_w);
-  SrPairArgs a{};
-  a.lr.input = input.data();
-  a.lr.rows = t.rows_axis();
-  a.lr.cols = t.cols_axis();
-  a.lr.rows_q = t.rows_fixed();
-  a.lr.cols_q = t.cols_fixed();
-  a.lr.frac = fixed_frac_bits(ResampleFilter::Bicubic);
-  a.lr.fixed = a.lr.quantize = true;
-  a.lr.affine.count = (int)planes;
-  for (int c = 0; c < planes; ++c) {
-    a.lr.affine.scale[c] = 1.0f / 255 / (0.2f + 0.01f * c);
-    a.lr.affine.bias[c] = -0.45f / (0.2f + 0.01f * c);
-  }
-  a.lr.planes = a.lr.channels = planes;
-  a.lr.interleave = 1;
-  a.lr.in_h = in_h;
-  a.lr.in_w = in_w;
-  a.lr.out_h = out_h;
-  a.lr.out_w = out_w;
-  a.factor = factor;
+  SrPairArgs a = sr_args(t, input, planes, factor);
+  a.lr.fixed = true;
   const int64_t hr_numel = planes * in_h * in_w, lr_numel = planes * out_h * out_w;
   Guarded<float> hr_e(hr_numel), lr_e(lr_numel), hr_r(hr_numel), lr_r(lr_numel);
   a.hr = hr_e.data();
