@@ -111,12 +111,16 @@ def _minor_faults() -> int | None:
 
 
 def time_interleaved(fns: Sequence[Callable[[], Any]], device: str, *, warmup: int = 2, rounds: int = 25,
-                     min_time_s: float = 0.0, max_rounds: int = 500) -> list[Timing]:
-    """Median wall time of each of ``fns``, timed round-robin: every round
+                     min_time_s: float = 0.0, max_rounds: int = 500,
+                     clock: Callable[[], float] = time.perf_counter) -> list[Timing]:
+    """Median time of each of ``fns``, timed round-robin: every round
     calls each function once (in an order that rotates between rounds), so
     load from other processes on a shared machine hits all of them alike
     instead of whichever happened to be running. Runs ``rounds`` rounds, more
-    if the total is under ``min_time_s``; each call is synchronised on CUDA."""
+    if the total is under ``min_time_s``; each call is synchronised on CUDA.
+    ``clock`` is wall time by default; ``time.process_time`` counts only this
+    process's CPU time (see ``cpu_clock``), which other processes on a loaded
+    machine do not inflate."""
     for fn in fns:
         for _ in range(warmup):
             fn()
@@ -130,10 +134,10 @@ def time_interleaved(fns: Sequence[Callable[[], Any]], device: str, *, warmup: i
             i = (j + done) % len(fns)
             f0 = _minor_faults()
             synchronize(device)
-            start = time.perf_counter()
+            start = clock()
             fns[i]()
             synchronize(device)
-            elapsed = time.perf_counter() - start
+            elapsed = clock() - start
             if counted:
                 faults[i] += _minor_faults() - f0
             times[i].append(elapsed)
@@ -141,6 +145,14 @@ def time_interleaved(fns: Sequence[Callable[[], Any]], device: str, *, warmup: i
         done += 1
     return [Timing(statistics.median(t), min(t), len(t), faults[i] / len(t) if counted else None)
             for i, t in enumerate(times)]
+
+
+def cpu_clock(threads: int) -> Callable[[], float]:
+    """The CPU-time clock for timing CPU ops on a shared, loaded machine: the
+    calling thread's CPU time with one thread (torch then runs ops in the
+    caller), the whole process's with more (the sum over its threads, so a
+    parallel op's figure is its total CPU cost, not its wall time)."""
+    return time.thread_time if threads == 1 else time.process_time
 
 
 def reuse_freed_memory() -> bool:

@@ -31,7 +31,7 @@ import sys
 
 import torch
 
-from .common import Unavailable, assert_equivalent, reuse_freed_memory, synchronized, time_interleaved
+from .common import Unavailable, assert_equivalent, cpu_clock, reuse_freed_memory, synchronized, time_interleaved
 
 # family -> module with its implementations
 FAMILIES = {
@@ -61,13 +61,15 @@ def _fmt_rate(images_per_s: float) -> str:
     return f"{images_per_s:,.0f}"
 
 
-def run_family(module, device: str, quick: bool, out=sys.stdout) -> None:
+def run_family(module, device: str, quick: bool, out=sys.stdout, clock=None) -> None:
     if hasattr(module, "run_report"):  # a family with its own table (not a batch of images)
         module.run_report(device, quick, out)
         return
     atol = getattr(module, "ATOL", 1e-5)  # equivalence tolerance of the family's job
     shapes = module.QUICK_SHAPES if quick else module.SHAPES
     timer_args = dict(warmup=1, rounds=5) if quick else dict(warmup=3, rounds=30, min_time_s=5.0)
+    if clock is not None:
+        timer_args["clock"] = clock
     for shape in shapes:
         inputs = module.make_inputs(shape, device)
         batch = inputs.batch
@@ -132,6 +134,9 @@ def main(argv=None) -> int:
                         help="CPU: keep freed heap memory (glibc mallopt) so outputs reuse touched pages; "
                              "removes first-touch page faults from every implementation's timing")
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
+    parser.add_argument("--cpu-time", action="store_true",
+                        help="CPU: time each call by this process's CPU time instead of wall time (one thread: "
+                             "the calling thread's), which other processes on a loaded machine do not inflate")
     args = parser.parse_args(argv)
 
     if args.device == "cuda" and not torch.cuda.is_available():
@@ -149,10 +154,13 @@ def main(argv=None) -> int:
     print(f"device: {args.device} ({where}); torch {torch.__version__}, {torch.get_num_threads()} threads "
           f"on {os.cpu_count()} CPUs; sslfast {sslfast.__version__}; allocator: {allocator}; "
           f"load average at start {_load()}")
+    clock = cpu_clock(torch.get_num_threads()) if args.cpu_time and args.device == "cpu" else None
+    if clock is not None:
+        print(f"timing: per-call CPU time ({clock.__name__}), not wall time")
     families = list(FAMILIES) if args.family == "all" else [args.family]
     for name in families:
         print(f"\n## {name}")
-        run_family(load_family(name), args.device, args.quick)
+        run_family(load_family(name), args.device, args.quick, clock=clock)
     print(f"\nload average at end {_load()} (other processes on the machine skew the timings, "
           f"multi-threaded implementations most)")
     return 0

@@ -15,6 +15,7 @@
 #include "check.h"
 #include "kernels/common.h"
 #include "kernels/resize.h"
+#include "cpu/resize_fixed.h"
 
 using namespace sslfast;
 using sslfast_test::Guarded;
@@ -64,6 +65,9 @@ struct Tables {
   ResampleSpec rows, cols;
   std::vector<int32_t> start;
   std::vector<float> weight;
+  std::vector<int16_t> fixed;
+  FixedAxis rows_fixed() const { return fixed_row_axis(rows, cols, fixed.data()); }
+  FixedAxis cols_fixed() const { return fixed_column_axis(rows, cols, fixed.data()); }
   ResampleAxis rows_axis() const { return row_axis(rows, start.data(), weight.data()); }
   ResampleAxis cols_axis() const { return column_axis(rows, cols, start.data(), weight.data()); }
 };
@@ -74,7 +78,9 @@ Tables make_tables(ResampleFilter filter, bool antialias, int64_t in_h, int64_t 
   t.cols = {filter, antialias, in_w, out_w, resample_taps(filter, antialias, in_w, out_w)};
   t.start.assign((size_t)(out_h + out_w), -1);
   t.weight.assign((size_t)(out_h * t.rows.taps + out_w * t.cols.taps), NAN);
-  for (int64_t k = 0; k < out_h + out_w; ++k) resample_table_entry(t.rows, t.cols, t.start.data(), t.weight.data(), k);
+  t.fixed.assign((size_t)resample_fixed_size(t.rows, t.cols), -12345);
+  for (int64_t k = 0; k < out_h + out_w; ++k)
+    resample_table_entry(t.rows, t.cols, t.start.data(), t.weight.data(), k, t.fixed.data());
   return t;
 }
 
@@ -192,29 +198,38 @@ void sweep_resize(std::mt19937_64& rng) {
       }
 }
 
-void test_sr_pair(std::mt19937_64& rng) {
-  const int64_t planes = 3, in_h = 16, in_w = 12, factor = 4, out_h = 4, out_w = 3;
-  std::vector<uint8_t> input((size_t)(planes * in_h * in_w));
-  for (uint8_t& v : input) v = random_value<uint8_t>(rng);
-  const Tables t = make_tables(ResampleFilter::Bicubic, true, in_h, in_w, out_h, out_w);
+// sr_pair arguments over `input` ([planes, in_h, in_w] uint8, bicubic tables
+// t) with a per-plane normalisation, LR rounded to whole levels.
+SrPairArgs sr_args(const Tables& t, const std::vector<uint8_t>& input, int64_t planes, int64_t factor) {
   SrPairArgs a{};
   a.lr.input = input.data();
   a.lr.rows = t.rows_axis();
   a.lr.cols = t.cols_axis();
+  a.lr.rows_q = t.rows_fixed();
+  a.lr.cols_q = t.cols_fixed();
+  a.lr.frac = fixed_frac_bits(t.rows.filter);
   a.lr.affine.count = (int)planes;
   for (int c = 0; c < planes; ++c) {
     a.lr.affine.scale[c] = 1.0f / 255 / (0.2f + 0.01f * c);
     a.lr.affine.bias[c] = -0.45f / (0.2f + 0.01f * c);
   }
   a.lr.quantize = true;
-  a.lr.planes = planes;
-  a.lr.channels = planes;
+  a.lr.planes = a.lr.channels = planes;
   a.lr.interleave = 1;
-  a.lr.in_h = in_h;
-  a.lr.in_w = in_w;
-  a.lr.out_h = out_h;
-  a.lr.out_w = out_w;
+  a.lr.in_h = t.rows.in_size;
+  a.lr.in_w = t.cols.in_size;
+  a.lr.out_h = t.rows.out_size;
+  a.lr.out_w = t.cols.out_size;
   a.factor = factor;
+  return a;
+}
+
+void test_sr_pair(std::mt19937_64& rng) {
+  const int64_t planes = 3, in_h = 16, in_w = 12, factor = 4, out_h = 4, out_w = 3;
+  std::vector<uint8_t> input((size_t)(planes * in_h * in_w));
+  for (uint8_t& v : input) v = random_value<uint8_t>(rng);
+  const Tables t = make_tables(ResampleFilter::Bicubic, true, in_h, in_w, out_h, out_w);
+  SrPairArgs a = sr_args(t, input, planes, factor);  // the float path (fixed unset)
   const int64_t hr_numel = planes * in_h * in_w, lr_numel = planes * out_h * out_w;
   Guarded<float> hr_e(hr_numel), lr_e(lr_numel), hr_r(hr_numel), lr_r(lr_numel);
   a.hr = hr_e.data();
@@ -327,6 +342,162 @@ void sweep_gray(std::mt19937_64& rng) {
 
 }  // namespace
 
+// The quantised tables: each entry's weights sum to exactly 2^bits, within
+// the accumulator limits, and within half a unit of the float weights
+// except for the residual on the largest one.
+void test_fixed_tables() {
+  for (ResampleFilter filter : {ResampleFilter::Box, ResampleFilter::Bilinear, ResampleFilter::Bicubic})
+    for (bool antialias : {true, false})
+      for (int64_t in : {1, 2, 5, 9, 16, 31, 64, 200, 1000})
+        for (int64_t out : {1, 3, 7, 16, 50, 224}) {
+          const Tables t = make_tables(filter, antialias, in, in, out, out);
+          const ResampleAxis floats[2] = {t.rows_axis(), t.cols_axis()};
+          const FixedAxis fixed[2] = {t.rows_fixed(), t.cols_fixed()};
+          for (int axis = 0; axis < 2; ++axis)
+            for (int64_t i = 0; i < out; ++i) {
+              const int bits = fixed[axis].bits[i];
+              int64_t sum = 0, magnitude = 0, worst = 0;
+              for (int64_t k = 0; k < fixed[axis].taps; ++k) {
+                const int64_t q = fixed[axis].w(i, k);
+                sum += q;
+                magnitude += q < 0 ? -q : q;
+                const double error = std::fabs(q - std::ldexp((double)floats[axis].w(i, k), bits));
+                worst = std::max<int64_t>(worst, (int64_t)std::ceil(error - 0.5));
+              }
+              CHECK_MSG(sum == (int64_t(1) << bits), "%s aa=%d %lld->%lld axis %d i=%lld: sum %lld, bits %d",
+                        filter_name(filter), antialias, (long long)in, (long long)out, axis, (long long)i,
+                        (long long)sum, bits);
+              CHECK(magnitude <= (axis == 0 ? kFixedRowSumLimit : kFixedColumnSumLimit));
+              CHECK(bits >= (axis == 0 ? fixed_frac_bits(filter) : 0) && bits >= 10);
+              CHECK_MSG(worst <= fixed[axis].taps, "residual %lld", (long long)worst);
+            }
+        }
+}
+
+// The fixed-point path (uint8 in, whole levels out): resize_element against
+// the CPU blocks (portable and, where the processor has it, AVX2) bit for
+// bit, and against the exact resampling in double: within one level, and
+// rarely off the exactly rounded level at all.
+template <typename Out>
+void run_fixed(std::mt19937_64& rng, ResampleFilter filter, bool antialias, int64_t planes, int64_t in_h,
+               int64_t in_w, int64_t out_h, int64_t out_w, int64_t il, bool constant = false) {
+  std::vector<uint8_t> input((size_t)(planes * in_h * in_w * il));
+  const uint8_t level = random_value<uint8_t>(rng);
+  for (uint8_t& v : input) v = constant ? level : random_value<uint8_t>(rng);
+  const Tables t = make_tables(filter, antialias, in_h, in_w, out_h, out_w);
+  ResizeArgs a{};
+  a.input = input.data();
+  a.rows = t.rows_axis();
+  a.cols = t.cols_axis();
+  a.rows_q = t.rows_fixed();
+  a.cols_q = t.cols_fixed();
+  a.frac = fixed_frac_bits(filter);
+  a.fixed = a.quantize = true;
+  a.affine.count = 1;
+  a.affine.scale[0] = std::is_same_v<Out, uint8_t> ? 1.0f : 1.0f / 255;
+  a.planes = planes;
+  a.channels = il == 1 ? planes : il;
+  a.interleave = il;
+  a.in_h = in_h;
+  a.in_w = in_w;
+  a.out_h = out_h;
+  a.out_w = out_w;
+  const int64_t numel = planes * out_h * out_w * il;
+  Guarded<Out> by_element(numel), portable(numel), vector(numel);
+  a.output = by_element.data();
+  for (int64_t f = 0; f < numel; ++f) resize_element<uint8_t, Out>(a, f);
+  std::vector<int16_t> scratch((size_t)fixed::block_scratch(a));
+  std::vector<int32_t> plan((size_t)fixed::plan_size(a));
+  fixed::plan_columns(a, plan.data());
+  a.output = portable.data();
+  for (int64_t item = 0; item < planes * resize_blocks_per_plane(a); ++item)
+    fixed::resize_block_item<Out, false>(a, nullptr, item, scratch.data());
+  const bool avx2 = fixed::have_avx2();
+  if (avx2) {
+    a.output = vector.data();
+    for (int64_t item = 0; item < planes * resize_blocks_per_plane(a); ++item)
+      fixed::resize_block_item<Out, true>(a, plan.data(), item, scratch.data());
+  }
+  const std::string label = std::string("fixed ") + filter_name(filter) + " aa=" + std::to_string(antialias) + " " +
+                            std::to_string(in_h) + "x" + std::to_string(in_w) + "->" + std::to_string(out_h) + "x" +
+                            std::to_string(out_w) + " interleave=" + std::to_string(il);
+  CHECK_MSG(by_element.guards_intact() && portable.guards_intact() && vector.guards_intact(),
+            "%s wrote outside the output", label.c_str());
+  int64_t differ = 0, far = 0, rounded_off = 0;
+  for (int64_t p = 0; p < planes; ++p)
+    for (int64_t yo = 0; yo < out_h; ++yo) {
+      const std::vector<double> wy = naive_weights(filter, antialias, in_h, out_h, yo);
+      for (int64_t xo = 0; xo < out_w * il; ++xo) {
+        const int64_t f = (p * out_h + yo) * out_w * il + xo, c = xo % il;
+        if (!same_bits(by_element[f], portable[f]) || (avx2 && !same_bits(by_element[f], vector[f]))) ++differ;
+        const std::vector<double> wx = naive_weights(filter, antialias, in_w, out_w, xo / il);
+        double want = 0;
+        for (int64_t y = 0; y < in_h; ++y)
+          for (int64_t x = 0; x < in_w; ++x)
+            want += wy[(size_t)y] * wx[(size_t)x] * input[(size_t)(((p * in_h + y) * in_w + x) * il + c)];
+        want = std::min(255.0, std::max(0.0, want));
+        const double got = std::nearbyint(load_value(&by_element[f]) / a.affine.scale[0]);
+        if (std::fabs(got - want) > 1.0) ++far;
+        // Off the rounded level only where the exact value lies within the
+        // fixed-point error (a few hundredths of a level) of a rounding boundary.
+        if (got != std::nearbyint(want) && std::fabs(want - std::floor(want) - 0.5) > 0.03) ++rounded_off;
+      }
+    }
+  CHECK_MSG(differ == 0, "%s: %lld elements differ between the element path and the blocks", label.c_str(),
+            (long long)differ);
+  CHECK_MSG(far == 0, "%s: %lld elements more than one level off", label.c_str(), (long long)far);
+  CHECK_MSG(rounded_off == 0, "%s: %lld of %lld elements off the rounded level away from a boundary",
+            label.c_str(), (long long)rounded_off, (long long)numel);
+  if (constant)
+    for (int64_t f = 0; f < numel; ++f)
+      CHECK_MSG(std::nearbyint(load_value(&by_element[f]) / a.affine.scale[0]) == level,
+                "%s: a constant image changed", label.c_str());
+}
+
+void sweep_fixed(std::mt19937_64& rng) {
+  const int64_t shapes[][4] = {{8, 8, 2, 2},   {17, 23, 5, 9},  {5, 7, 11, 2},  {1, 1, 3, 4},
+                               {9, 13, 1, 1},  {12, 12, 12, 12}, {31, 6, 7, 6}, {40, 9, 70, 5},
+                               {16, 16, 33, 47}, {3, 2, 40, 9}, {50, 37, 41, 26}, {96, 40, 24, 10},
+                               {64, 70, 32, 35}, {24, 30, 40, 50}, {180, 20, 5, 3}};
+  for (ResampleFilter filter : {ResampleFilter::Box, ResampleFilter::Bilinear, ResampleFilter::Bicubic})
+    for (bool antialias : {true, false})
+      for (const auto& s : shapes)
+        for (int64_t il : {1, 3, 4}) {
+          run_fixed<uint8_t>(rng, filter, antialias, 2, s[0], s[1], s[2], s[3], il);
+          run_fixed<float>(rng, filter, antialias, 1, s[0], s[1], s[2], s[3], il);
+        }
+  run_fixed<uint8_t>(rng, ResampleFilter::Bicubic, true, 2, 37, 45, 11, 9, 3, /*constant=*/true);
+  run_fixed<uint8_t>(rng, ResampleFilter::Bilinear, false, 2, 20, 21, 45, 33, 1, /*constant=*/true);
+}
+
+// sr_pair's fixed-point work items (with the plan) against its element path.
+void test_sr_pair_fixed(std::mt19937_64& rng) {
+  const int64_t planes = 3, in_h = 96, in_w = 40, factor = 4, out_h = 24, out_w = 10;
+  std::vector<uint8_t> input((size_t)(planes * in_h * in_w));
+  for (uint8_t& v : input) v = random_value<uint8_t>(rng);
+  const Tables t = make_tables(ResampleFilter::Bicubic, true, in_h, in_w, out_h, out_w);
+  SrPairArgs a = sr_args(t, input, planes, factor);
+  a.lr.fixed = true;
+  const int64_t hr_numel = planes * in_h * in_w, lr_numel = planes * out_h * out_w;
+  Guarded<float> hr_e(hr_numel), lr_e(lr_numel), hr_r(hr_numel), lr_r(lr_numel);
+  a.hr = hr_e.data();
+  a.lr.output = lr_e.data();
+  for (int64_t f = 0; f < hr_numel + lr_numel; ++f) sr_pair_element<float>(a, f);
+  a.hr = hr_r.data();
+  a.lr.output = lr_r.data();
+  std::vector<int16_t> scratch((size_t)fixed::block_scratch(a.lr));
+  std::vector<int32_t> plan((size_t)fixed::plan_size(a.lr));
+  fixed::plan_columns(a.lr, plan.data());
+  const int64_t items = planes * resize_blocks_per_plane(a.lr);
+  for (int64_t item = 0; item < items; ++item) {
+    if (fixed::have_avx2()) fixed::sr_pair_block_item<float, true>(a, plan.data(), item, scratch.data());
+    else fixed::sr_pair_block_item<float, false>(a, nullptr, item, scratch.data());
+  }
+  CHECK(hr_e.guards_intact() && lr_e.guards_intact() && hr_r.guards_intact() && lr_r.guards_intact());
+  for (int64_t f = 0; f < hr_numel; ++f) CHECK(same_bits(hr_e[f], hr_r[f]));
+  for (int64_t f = 0; f < lr_numel; ++f) CHECK(same_bits(lr_e[f], lr_r[f]));
+}
+
 int main() {
   std::mt19937_64 rng(7);
   test_tables_match_definitions();
@@ -339,6 +510,9 @@ int main() {
   run_resize<uint8_t, float>(rng, ResampleFilter::Bicubic, true, 2, 19, 21, 40, 9, true, 3, true);
   run_resize<float, float>(rng, ResampleFilter::Bicubic, true, 2, 9, 30, 5, 17, false, 4, true);
   test_sr_pair(rng);
+  test_fixed_tables();
+  sweep_fixed(rng);
+  test_sr_pair_fixed(rng);
   sweep_gray<uint8_t, float>(rng);
   sweep_gray<float, float>(rng);
   sweep_gray<Half, BFloat16>(rng);

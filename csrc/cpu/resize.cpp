@@ -8,6 +8,7 @@
 
 #include "../kernels/dispatch_dtypes.h"
 #include "../kernels/resize.h"
+#include "resize_fixed.h"
 #include "vectorize.h"
 
 namespace sslfast::cpu {
@@ -39,6 +40,44 @@ template <typename Out>
 SSLFAST_RESAMPLE_CLONES __attribute__((flatten)) void sr_pair_items(const SrPairArgs& args, int64_t begin, int64_t end,
                                                                float* scratch) {
   for (int64_t item = begin; item < end; ++item) sr_pair_block_item<Out>(args, item, scratch);
+}
+
+// Fixed-point blocks (uint8 in, whole levels out): the AVX2 copy where the
+// processor has it (compiled for AVX2 as a whole, so its plain loops use it
+// too), else the portable one; the same bits either way.
+#if SSLFAST_FIXED_AVX2
+template <typename Out>
+SSLFAST_TARGET_AVX2 __attribute__((flatten)) void fixed_resize_avx2(const ResizeArgs& args, int64_t begin,
+                                                                    int64_t end, int16_t* scratch) {
+  std::vector<int32_t> plan((size_t)fixed::plan_size(args));
+  fixed::plan_columns(args, plan.data());
+  for (int64_t item = begin; item < end; ++item) fixed::resize_block_item<Out, true>(args, plan.data(), item, scratch);
+}
+
+template <typename Out>
+SSLFAST_TARGET_AVX2 __attribute__((flatten)) void fixed_sr_pair_avx2(const SrPairArgs& args, int64_t begin,
+                                                                     int64_t end, int16_t* scratch) {
+  std::vector<int32_t> plan((size_t)fixed::plan_size(args.lr));
+  fixed::plan_columns(args.lr, plan.data());
+  for (int64_t item = begin; item < end; ++item)
+    fixed::sr_pair_block_item<Out, true>(args, plan.data(), item, scratch);
+}
+#endif
+
+template <typename Out>
+void fixed_resize_items(const ResizeArgs& args, int64_t begin, int64_t end, int16_t* scratch) {
+#if SSLFAST_FIXED_AVX2
+  if (fixed::have_avx2()) return fixed_resize_avx2<Out>(args, begin, end, scratch);
+#endif
+  for (int64_t item = begin; item < end; ++item) fixed::resize_block_item<Out, false>(args, nullptr, item, scratch);
+}
+
+template <typename Out>
+void fixed_sr_pair_items(const SrPairArgs& args, int64_t begin, int64_t end, int16_t* scratch) {
+#if SSLFAST_FIXED_AVX2
+  if (fixed::have_avx2()) return fixed_sr_pair_avx2<Out>(args, begin, end, scratch);
+#endif
+  for (int64_t item = begin; item < end; ++item) fixed::sr_pair_block_item<Out, false>(args, nullptr, item, scratch);
 }
 
 template <typename In, typename Out>
@@ -75,10 +114,11 @@ SSLFAST_CPU_CLONES __attribute__((flatten)) void sobel_rows(const GrayArgs& args
 
 }  // namespace
 
-void resample_tables(const ResampleSpec& rows, const ResampleSpec& cols, int32_t* start, float* weight) {
+void resample_tables(const ResampleSpec& rows, const ResampleSpec& cols, int32_t* start, float* weight,
+                     int16_t* fixed) {
   const int64_t entries = rows.out_size + cols.out_size;
   at::parallel_for(0, entries, 1024, [&](int64_t begin, int64_t end) {
-    for (int64_t k = begin; k < end; ++k) resample_table_entry(rows, cols, start, weight, k);
+    for (int64_t k = begin; k < end; ++k) resample_table_entry(rows, cols, start, weight, k, fixed);
   });
 }
 
@@ -87,6 +127,15 @@ void resize(const ResizeArgs& args, DType in, DType out) {
     using In = typename decltype(in_tag)::type;
     using Out = typename decltype(out_tag)::type;
     const int64_t items = args.planes * resize_blocks_per_plane(args);
+    if constexpr (std::is_same_v<In, uint8_t>) {
+      if (args.fixed) {
+        at::parallel_for(0, items, block_grain(args.out_row()), [&](int64_t begin, int64_t end) {
+          std::vector<int16_t> scratch((size_t)fixed::block_scratch(args));
+          fixed_resize_items<Out>(args, begin, end, scratch.data());
+        });
+        return;
+      }
+    }
     at::parallel_for(0, items, block_grain(args.out_row()), [&](int64_t begin, int64_t end) {
       std::vector<float> scratch((size_t)resize_block_scratch(args));
       resize_items<In, Out>(args, begin, end, scratch.data());
@@ -99,6 +148,13 @@ void sr_pair(const SrPairArgs& args, DType out) {
   dispatch_dtype(out, [&](auto out_tag) {
     using Out = typename decltype(out_tag)::type;
     const int64_t items = lr.planes * resize_blocks_per_plane(lr);
+    if (lr.fixed) {
+      at::parallel_for(0, items, block_grain(args.factor * lr.in_w), [&](int64_t begin, int64_t end) {
+        std::vector<int16_t> scratch((size_t)fixed::block_scratch(lr));
+        fixed_sr_pair_items<Out>(args, begin, end, scratch.data());
+      });
+      return;
+    }
     at::parallel_for(0, items, block_grain(args.factor * lr.in_w), [&](int64_t begin, int64_t end) {
       std::vector<float> scratch((size_t)resize_block_scratch(lr));
       sr_pair_items<Out>(args, begin, end, scratch.data());

@@ -12,8 +12,11 @@ struct TablesOp {
     ResampleSpec rows, cols;
     int32_t* start;
     float* weight;
+    int16_t* fixed;
   };
-  static __device__ void run(const Args& a, int64_t k) { resample_table_entry(a.rows, a.cols, a.start, a.weight, k); }
+  static __device__ void run(const Args& a, int64_t k) {
+    resample_table_entry(a.rows, a.cols, a.start, a.weight, k, a.fixed);
+  }
 };
 
 template <typename In, typename Out>
@@ -38,8 +41,9 @@ struct SobelOp {
 
 }  // namespace
 
-void resample_tables(const ResampleSpec& rows, const ResampleSpec& cols, int32_t* start, float* weight) {
-  launch_for_each<TablesOp>(TablesOp::Args{rows, cols, start, weight}, rows.out_size + cols.out_size);
+void resample_tables(const ResampleSpec& rows, const ResampleSpec& cols, int32_t* start, float* weight,
+                     int16_t* fixed) {
+  launch_for_each<TablesOp>(TablesOp::Args{rows, cols, start, weight, fixed}, rows.out_size + cols.out_size);
 }
 
 void resize(const ResizeArgs& args, DType in, DType out) {

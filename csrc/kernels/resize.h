@@ -202,16 +202,106 @@ SSLFAST_HD void resample_entry(const ResampleSpec& s, int64_t i, int32_t* start,
     if (weight[k * stride] == 0.f) weight[k * stride] = 0.f;
 }
 
+// ---------------------------------------------------------------------------
+// Fixed point: uint8 input resampled to whole uint8 levels (uint8 output, or
+// sr_pair's rounded LR) in integers, as PIL and torch's uint8 kernels do,
+// but with a 16-bit intermediate that keeps `frac` fractional bits instead
+// of rounding to 8 bits between the passes, so the result stays within one
+// level of the exact one (rarely off at all). Integer sums are exact in any
+// order, so the CPU's vector passes (csrc/cpu/resize_fixed.h, two taps per
+// int16 multiply-add) and the element path below agree bit for bit.
+//
+// Each table entry's weights are quantised to int16 at its own precision
+// `bits` (as many bits as fit), and sum to exactly 2^bits (a constant image
+// stays constant). Per output element:
+//   column = saturate_int16(round_shift(sum_ky wy * x, row bits - frac))
+//   level  = clamp(round_shift(sum_kx wx * column, column bits + frac), 0, 255)
+// ---------------------------------------------------------------------------
+constexpr int kFixedRowBits = 22;     // at most: sum |wy| * 255 must stay below 2^31
+constexpr int kFixedColumnBits = 15;  // at most: sum |wx| * 2^15 must stay below 2^31
+constexpr int32_t kFixedRowSumLimit = 1 << 23;
+constexpr int32_t kFixedColumnSumLimit = 65536 - 1024;
+
+// Fractional bits of the intermediate: 7 where all weights are non-negative
+// (255 * 2^7 fits int16), 6 for bicubic, whose overshoot needs headroom.
+SSLFAST_HD int fixed_frac_bits(ResampleFilter filter) { return filter == ResampleFilter::Bicubic ? 6 : 7; }
+
+// v / 2^s rounded half up (arithmetic shift: floor for negative v too).
+SSLFAST_HD int32_t round_shift(int32_t v, int s) { return s > 0 ? (v + (1 << (s - 1))) >> s : v; }
+
+SSLFAST_HD int32_t saturate_int16(int32_t v) { return v < -32768 ? -32768 : (v > 32767 ? 32767 : v); }
+
+SSLFAST_HD int32_t clamp_level(int32_t v) { return v < 0 ? 0 : (v > 255 ? 255 : v); }
+
+// One axis's quantised table: weight[i * taps + k] (entry-major) and bits[i].
+struct FixedAxis {
+  const int16_t* weight;
+  const int16_t* bits;
+  int64_t taps;
+  SSLFAST_HD int32_t w(int64_t i, int64_t k) const { return weight[i * taps + k]; }
+};
+
+// Quantises taps float weights (w[k * stride]) into q[0 .. taps-1] at the
+// largest precision in [min_bits, max_bits] whose weights fit int16 and
+// whose sum of magnitudes stays within sum_limit; returns that precision.
+// The rounding residual goes to the largest weight, so the weights sum to
+// exactly 2^bits (unless all are zero).
+SSLFAST_HD int quantize_weights(const float* w, int64_t stride, int64_t taps, int min_bits, int max_bits,
+                                int32_t sum_limit, int16_t* q) {
+  int64_t largest = 0;
+  double total = 0.0;
+  for (int64_t k = 0; k < taps; ++k) {
+    const double v = w[k * stride];
+    total += v;
+    const double l = w[largest * stride];
+    if ((v < 0 ? -v : v) > (l < 0 ? -l : l)) largest = k;
+  }
+  for (int bits = max_bits;; --bits) {
+    const double one = (double)(1LL << bits);
+    int64_t sum = 0;
+    for (int64_t k = 0; k < taps; ++k) sum += floor_to_int((double)w[k * stride] * one + 0.5);
+    const int64_t residual = total != 0.0 ? ((int64_t)1 << bits) - sum : 0;
+    int64_t peak = 0, magnitude = 0;
+    for (int64_t k = 0; k < taps; ++k) {
+      const int64_t v = floor_to_int((double)w[k * stride] * one + 0.5) + (k == largest ? residual : 0);
+      const int64_t m = v < 0 ? -v : v;
+      magnitude += m;
+      peak = m > peak ? m : peak;
+      q[k] = (int16_t)(v < -32768 ? -32768 : (v > 32767 ? 32767 : v));
+    }
+    if (bits <= min_bits || (peak <= 32767 && magnitude <= sum_limit)) return bits;
+  }
+}
+
 // Entry k of the two tables laid out back to back: rows (out_h entries,
-// entry-major weights) then columns (out_w entries, tap-major weights).
+// entry-major weights) then columns (out_w entries, tap-major weights). With
+// `fixed` (resample_fixed_size int16s), also the quantised tables: row
+// weights, column weights (both entry-major), then each entry's bits.
 SSLFAST_HD void resample_table_entry(const ResampleSpec& rows, const ResampleSpec& cols, int32_t* start,
-                                     float* weight, int64_t k) {
+                                     float* weight, int64_t k, int16_t* fixed = nullptr) {
+  const int frac = fixed_frac_bits(rows.filter);
+  const int64_t bits = rows.out_size * rows.taps + cols.out_size * cols.taps;  // offset of the bits
   if (k < rows.out_size) {
-    resample_entry(rows, k, start + k, weight + k * rows.taps, 1);
+    float* w = weight + k * rows.taps;
+    resample_entry(rows, k, start + k, w, 1);
+    if (fixed)
+      fixed[bits + k] = (int16_t)quantize_weights(w, 1, rows.taps, frac, kFixedRowBits, kFixedRowSumLimit,
+                                                  fixed + k * rows.taps);
   } else {
     const int64_t i = k - rows.out_size;
-    resample_entry(cols, i, start + rows.out_size + i, weight + rows.out_size * rows.taps + i, cols.out_size);
+    float* w = weight + rows.out_size * rows.taps + i;
+    resample_entry(cols, i, start + rows.out_size + i, w, cols.out_size);
+    if (fixed) {
+      int16_t* q = fixed + rows.out_size * rows.taps + i * cols.taps;
+      fixed[bits + k] =
+          (int16_t)quantize_weights(w, cols.out_size, cols.taps, 0, kFixedColumnBits, kFixedColumnSumLimit, q);
+    }
   }
+}
+
+// int16s of the quantised tables resample_table_entry fills.
+SSLFAST_HD int64_t resample_fixed_size(const ResampleSpec& rows, const ResampleSpec& cols) {
+  return rows.out_size * (rows.taps + 1) + cols.out_size * (cols.taps + 1);
 }
 
 // The two axes of tables filled by resample_table_entry.
@@ -221,6 +311,13 @@ SSLFAST_HD ResampleAxis row_axis(const ResampleSpec& rows, const int32_t* start,
 SSLFAST_HD ResampleAxis column_axis(const ResampleSpec& rows, const ResampleSpec& cols, const int32_t* start,
                                     const float* weight) {
   return {start + rows.out_size, weight + rows.out_size * rows.taps, cols.taps, 1, cols.out_size};
+}
+SSLFAST_HD FixedAxis fixed_row_axis(const ResampleSpec& rows, const ResampleSpec& cols, const int16_t* fixed) {
+  return {fixed, fixed + rows.out_size * rows.taps + cols.out_size * cols.taps, rows.taps};
+}
+SSLFAST_HD FixedAxis fixed_column_axis(const ResampleSpec& rows, const ResampleSpec& cols, const int16_t* fixed) {
+  return {fixed + rows.out_size * rows.taps, fixed + rows.out_size * (rows.taps + 1) + cols.out_size * cols.taps,
+          cols.taps};
 }
 
 // Rounds to a whole uint8 level in [0, 255] (as store_value does), as float.
@@ -241,6 +338,9 @@ struct ResizeArgs {
   ResampleAxis rows, cols;
   ChannelAffine affine;  // dtype scaling and normalisation, fused
   bool quantize;         // round the resampled value to a whole uint8 level before the affine map
+  bool fixed;            // uint8 input, quantize: resample in fixed point (rows_q, cols_q, frac)
+  FixedAxis rows_q, cols_q;
+  int frac;
   int64_t planes, channels, interleave, in_h, in_w, out_h, out_w;
   SSLFAST_HD int64_t in_row() const { return in_w * interleave; }
   SSLFAST_HD int64_t out_row() const { return out_w * interleave; }
@@ -256,11 +356,53 @@ SSLFAST_HD float resize_output(float v, bool quantize, float scale, float bias) 
   return mul_add_rn(quantize ? round_to_level(v) : v, scale, bias);
 }
 
+// Stores a whole level of the fixed-point path: uint8 as it is (uint8 output
+// has the identity affine map), other types through the affine map.
+template <typename Out>
+SSLFAST_HD void store_level(Out* p, int32_t level, float scale, float bias) {
+  if constexpr (std::is_same_v<Out, uint8_t>) {
+    *p = (uint8_t)level;
+  } else {
+    store_value(p, mul_add_rn((float)level, scale, bias));
+  }
+}
+
+// Vertical fixed-point sum of one column: taps rows of `top` (row stride
+// `stride`) with the quantised weights of row entry yo, as the int16
+// intermediate.
+SSLFAST_HD int32_t fixed_column(const ResizeArgs& a, const uint8_t* top, int64_t stride, int64_t yo) {
+  int32_t sum = 0;
+  for (int64_t ky = 0; ky < a.rows_q.taps; ++ky) sum += a.rows_q.w(yo, ky) * (int32_t)top[ky * stride];
+  return saturate_int16(round_shift(sum, a.rows_q.bits[yo] - a.frac));
+}
+
+// One output element of the fixed-point path (see FixedAxis).
+template <typename Out>
+SSLFAST_HD void resize_fixed_element(const ResizeArgs& a, int64_t flat) {
+  const int64_t in_row = a.in_row(), out_row = a.out_row(), il = a.interleave;
+  const int64_t element = flat % out_row, xo = element / il;
+  const int64_t yo = (flat / out_row) % a.out_h;
+  const int64_t plane = flat / (out_row * a.out_h);
+  const uint8_t* top = static_cast<const uint8_t*>(a.input) + plane * a.in_h * in_row +
+                       (int64_t)a.rows.start[yo] * in_row + (int64_t)a.cols.start[xo] * il + element % il;
+  int32_t acc = 0;
+  for (int64_t kx = 0; kx < a.cols_q.taps; ++kx) acc += a.cols_q.w(xo, kx) * fixed_column(a, top + kx * il, in_row, yo);
+  const int64_t slot = a.slot(plane, element);
+  store_level(static_cast<Out*>(a.output) + flat, clamp_level(round_shift(acc, a.cols_q.bits[xo] + a.frac)),
+              a.affine.scale[slot], a.affine.bias[slot]);
+}
+
 // One output element (CUDA: one thread each). Sums column by column in the
 // same order as resize_block (vertical pass, then horizontal), so both entry
 // points round identically.
 template <typename In, typename Out>
 SSLFAST_HD void resize_element(const ResizeArgs& a, int64_t flat) {
+  if constexpr (std::is_same_v<In, uint8_t>) {
+    if (a.fixed) {
+      resize_fixed_element<Out>(a, flat);
+      return;
+    }
+  }
   const int64_t in_row = a.in_row(), out_row = a.out_row(), il = a.interleave;
   const int64_t element = flat % out_row, xo = element / il;
   const int64_t yo = (flat / out_row) % a.out_h;
@@ -479,18 +621,25 @@ SSLFAST_HD void sr_pair_element(const SrPairArgs& a, int64_t flat) {
   }
 }
 
-// LR block `item` (as resize_block_item) and the HR rows it covers (CPU work item).
+// The HR rows that LR rows [y0, y0 + count) of plane `plane` cover.
 template <typename Out>
-SSLFAST_HD void sr_pair_block_item(const SrPairArgs& a, int64_t item, float* scratch) {
-  const int64_t per_plane = resize_blocks_per_plane(a.lr);
-  const int64_t plane = item / per_plane, y0 = (item % per_plane) * kResizeBlockRows;
-  const int64_t count = a.lr.out_h - y0 < kResizeBlockRows ? a.lr.out_h - y0 : kResizeBlockRows;
+SSLFAST_HD void sr_pair_hr_rows(const SrPairArgs& a, int64_t plane, int64_t y0, int64_t count) {
   const int64_t slot = a.lr.affine.slot(plane % a.lr.channels);
   const float scale = a.lr.affine.scale[slot], bias = a.lr.affine.bias[slot];
   const int64_t first = (plane * a.lr.in_h + y0 * a.factor) * a.lr.in_w, total = count * a.factor * a.lr.in_w;
   const uint8_t* __restrict__ in = static_cast<const uint8_t*>(a.lr.input) + first;
   Out* __restrict__ hr = static_cast<Out*>(a.hr) + first;
   for (int64_t i = 0; i < total; ++i) store_value(hr + i, mul_add_rn(load_value(in + i), scale, bias));
+}
+
+// LR block `item` (as resize_block_item) and the HR rows it covers (CPU work
+// item of the float path; the fixed-point one is in csrc/cpu/resize_fixed.h).
+template <typename Out>
+SSLFAST_HD void sr_pair_block_item(const SrPairArgs& a, int64_t item, float* scratch) {
+  const int64_t per_plane = resize_blocks_per_plane(a.lr);
+  const int64_t plane = item / per_plane, y0 = (item % per_plane) * kResizeBlockRows;
+  const int64_t count = a.lr.out_h - y0 < kResizeBlockRows ? a.lr.out_h - y0 : kResizeBlockRows;
+  sr_pair_hr_rows<Out>(a, plane, y0, count);
   resize_block<uint8_t, Out>(a.lr, plane, y0, count, scratch);
 }
 
@@ -590,17 +739,20 @@ SSLFAST_HD void sobel_row(const GrayArgs& a, int64_t b, int64_t y, const float* 
 }
 
 // Backend entry points, defined in csrc/cpu/resize.cpp and csrc/cuda/resize.cu.
-// resample_tables fills start[rows.out_size + cols.out_size] and
-// weight[rows.out_size * rows.taps + cols.out_size * cols.taps].
+// resample_tables fills start[rows.out_size + cols.out_size],
+// weight[rows.out_size * rows.taps + cols.out_size * cols.taps] and
+// fixed[resample_fixed_size(rows, cols)].
 namespace cpu {
-void resample_tables(const ResampleSpec& rows, const ResampleSpec& cols, int32_t* start, float* weight);
+void resample_tables(const ResampleSpec& rows, const ResampleSpec& cols, int32_t* start, float* weight,
+                     int16_t* fixed);
 void resize(const ResizeArgs& args, DType in, DType out);
 void sr_pair(const SrPairArgs& args, DType out);
 void grayscale(const GrayArgs& args, DType in, DType out);
 void sobel(const GrayArgs& args, DType in, DType out);
 }  // namespace cpu
 namespace cuda {
-void resample_tables(const ResampleSpec& rows, const ResampleSpec& cols, int32_t* start, float* weight);
+void resample_tables(const ResampleSpec& rows, const ResampleSpec& cols, int32_t* start, float* weight,
+                     int16_t* fixed);
 void resize(const ResizeArgs& args, DType in, DType out);
 void sr_pair(const SrPairArgs& args, DType out);
 void grayscale(const GrayArgs& args, DType in, DType out);

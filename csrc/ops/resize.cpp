@@ -23,10 +23,16 @@ bool is_channels_last(const at::Tensor& images) {
   return images.dim() == 4 && !images.is_contiguous() && images.is_contiguous(at::MemoryFormat::ChannelsLast);
 }
 
+bool is_identity(const ChannelAffine& affine) {
+  for (int c = 0; c < affine.count; ++c)
+    if (affine.scale[c] != 1.f || affine.bias[c] != 0.f) return false;
+  return true;
+}
+
 // Weight tables of both axes on the images' device, and the ResizeArgs that
 // point into them (the tables must outlive the launch: returned alongside).
 struct Resampling {
-  at::Tensor start, weight;
+  at::Tensor start, weight, fixed;
   ResizeArgs args{};
 };
 
@@ -39,17 +45,22 @@ Resampling plan_resampling(const at::Tensor& images, int64_t out_h, int64_t out_
   Resampling r;
   r.start = at::empty({out_h + out_w}, images.options().dtype(at::kInt));
   r.weight = at::empty({out_h * rows.taps + out_w * cols.taps}, images.options().dtype(at::kFloat));
+  r.fixed = at::empty({resample_fixed_size(rows, cols)}, images.options().dtype(at::kShort));
   int32_t* start = r.start.data_ptr<int32_t>();
   float* weight = r.weight.data_ptr<float>();
-  run_on_device(images, [&] { cpu::resample_tables(rows, cols, start, weight); },
+  int16_t* fixed = r.fixed.data_ptr<int16_t>();
+  run_on_device(images, [&] { cpu::resample_tables(rows, cols, start, weight, fixed); },
                 [&] {
 #ifdef SSLFAST_WITH_CUDA
-                  cuda::resample_tables(rows, cols, start, weight);
+                  cuda::resample_tables(rows, cols, start, weight, fixed);
 #endif
                 });
   ResizeArgs& a = r.args;
   a.rows = row_axis(rows, start, weight);
   a.cols = column_axis(rows, cols, start, weight);
+  a.rows_q = fixed_row_axis(rows, cols, fixed);
+  a.cols_q = fixed_column_axis(rows, cols, fixed);
+  a.frac = fixed_frac_bits(filter);
   const bool nhwc = is_channels_last(images);
   a.planes = nhwc ? images.size(0) : images.size(0) * images.size(1);
   a.channels = images.size(1);
@@ -79,6 +90,8 @@ at::Tensor resize(const at::Tensor& images, at::IntArrayRef size, c10::string_vi
   Resampling r = plan_resampling(images, size[0], size[1], code, antialias);
   r.args.output = out.data_ptr();
   r.args.affine = affine;
+  // uint8 to uint8 (the identity map): whole levels, in fixed point.
+  r.args.fixed = in_type == at::kByte && out_type == at::kByte && is_identity(affine);
   run_on_device(images, [&] { cpu::resize(r.args, in_code, out_code); },
                 [&] {
 #ifdef SSLFAST_WITH_CUDA
@@ -106,6 +119,7 @@ std::tuple<at::Tensor, at::Tensor> sr_pair(const at::Tensor& images, int64_t fac
   r.args.output = lr.data_ptr();
   r.args.affine = affine;
   r.args.quantize = quantize;
+  r.args.fixed = quantize && (out_dtype != at::kByte || is_identity(affine));
   SrPairArgs args{r.args, hr.data_ptr(), factor};
   run_on_device(images, [&] { cpu::sr_pair(args, out_code); },
                 [&] {
