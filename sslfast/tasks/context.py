@@ -24,7 +24,12 @@ image (``ops.context_geometry``; 32 px images: 7 px patches, 3 px gap, no
 jitter; options ``patch``/``gap``/``jitter`` override).
 
 Model: a siamese trunk (the shared encoder) on both patches, pooled features
-concatenated, MLP to 8 classes.
+concatenated, MLP to 8 classes (``head_convs`` puts conv stages of the head's
+own between the trunk and the pooling).
+
+Measured on ``shapes`` (linear probe at 32 px, 10 labels per class, seed 0):
+pretraining on 64 px renders (15 px patches, ``--pretrain-size context=64``)
+for 600 steps gave 32.8% against 32.3% for random init, no real gain.
 """
 from __future__ import annotations
 
