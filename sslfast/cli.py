@@ -260,6 +260,12 @@ def _steps(text: str) -> int:
     return int(text)
 
 
+def _pixels(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError("image side must be a whole number of pixels >= 1")
+    return int(text)
+
+
 def _data_name(text: str) -> str:
     if not text:
         raise ValueError("empty data set name")
@@ -273,9 +279,11 @@ def results(args) -> None:
 
     steps, task_steps = _per_task("--steps", args.steps, _steps, 1500)
     pretrain_data, task_data = _per_task("--pretrain-data", args.pretrain_data, _data_name, None)
+    pretrain_size, task_size = _per_task("--pretrain-size", args.pretrain_size, _pixels, None)
+    task_size = {**({name: pretrain_size for name in args.tasks} if pretrain_size else {}), **task_size}
     plan = ResultsPlan(tasks=tuple(args.tasks), seeds=args.seeds, pretrain_data=pretrain_data, task_data=task_data,
                        eval_data=tuple(args.eval_data), size=args.size,
-                       out_dir=args.out, task_steps=task_steps,
+                       out_dir=args.out, task_steps=task_steps, task_size=task_size,
                        train=TrainConfig(steps=steps, batch_size=64, lr=0.05, warmup_steps=50,
                                          checkpoint_every=250, device=args.device))
     print(run(plan))
@@ -364,7 +372,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="pretraining data for every task or for one, e.g. frame_order=videos (default: each "
                         "evaluation set's own training images, labels unused)")
     p.add_argument("--eval-data", nargs="+", default=["shapes", "digits"])
-    p.add_argument("--size", type=int, default=32)
+    p.add_argument("--size", type=int, default=32, help="image side of the probe (and of pretraining by default)")
+    p.add_argument("--pretrain-size", nargs="+", default=None, metavar="PX|TASK=PX",
+                   help="pretrain on larger renders of the same data, for every task or one (e.g. jigsaw=64); "
+                        "the probe stays at --size (the encoders are fully convolutional)")
     p.add_argument("--steps", nargs="+", default=["1500"], metavar="N|TASK=N",
                    help="pretraining steps: N for every task, TASK=N for one (e.g. 300 colorization=150)")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")

@@ -3,8 +3,10 @@ few-label transfer, mean ± std over pretraining seeds.
 
 For every task, labelled data set and seed: pretrain on the unlabelled
 training images of that data set (labels unused; or of ``pretrain_data`` when
-given), resuming a finished or interrupted run instead of redoing it, then
-fit a linear probe on
+given; at ``task_size`` px where a task pretrains on larger views than the
+probe's ``size``: the encoders are fully convolutional, so the probe still
+sees ``size`` px images), resuming a finished or interrupted run instead of
+redoing it, then fit a linear probe on
 ``labels_per_class`` labels per class (the subset drawn by the same seed) on
 the frozen pretrained encoder and on a randomly initialised one of the same
 architecture, and report test accuracy.
@@ -39,6 +41,7 @@ class ResultsPlan:
     task_options: Dict[str, dict] = field(default_factory=dict)
     task_steps: Dict[str, int] = field(default_factory=dict)  # pretraining steps per task (default train.steps)
     task_data: Dict[str, str] = field(default_factory=dict)   # pretraining data per task (default pretrain_data)
+    task_size: Dict[str, int] = field(default_factory=dict)   # pretraining image side per task (default size)
 
 
 def _mean_std(values: List[float]) -> str:
@@ -76,15 +79,17 @@ def run(plan: ResultsPlan, log=print) -> str:
     for task_name in plan.tasks:
         for data_name, (train, test) in eval_sets.items():
             source = plan.task_data.get(task_name) or plan.pretrain_data or data_name
-            pretrain_set = train if source == data_name else get_dataset(source, split="train", size=plan.size)
+            pretrain_size = plan.task_size.get(task_name, plan.size)
+            pretrain_set = (train if source == data_name and pretrain_size == plan.size
+                            else get_dataset(source, split="train", size=pretrain_size))
             for seed in range(plan.seeds):
                 task = get_task(task_name, **plan.task_options.get(task_name, {}))
                 run_dir = os.path.join(plan.out_dir, task_name, source, f"seed{seed}")
                 config = replace(plan.train, **task.train_defaults, seed=seed, out_dir=run_dir, data=source,
-                                 image_size=plan.size, steps=plan.task_steps.get(task_name, plan.train.steps))
+                                 image_size=pretrain_size, steps=plan.task_steps.get(task_name, plan.train.steps))
                 stale = os.path.join(run_dir, CHECKPOINT_NAME)
-                if os.path.exists(stale) and not checkpoint_matches(stale, task):
-                    log(f"{run_dir}: trained with other {task_name} options, training again")
+                if os.path.exists(stale) and not checkpoint_matches(stale, task, pretrain_size):
+                    log(f"{run_dir}: trained with other {task_name} options or image size, training again")
                     os.remove(stale)
                 trainer = Trainer(task, pretrain_set, config, resume=True)
                 trainer.fit()

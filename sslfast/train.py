@@ -363,12 +363,15 @@ def _same_run_shape(state: Dict[str, Any], task: PretextTask, model: nn.Module) 
             and all(weights[k].shape == v.shape for k, v in expected.items()))
 
 
-def checkpoint_matches(path: str, task: PretextTask) -> bool:
-    """Whether the checkpoint at ``path`` is a run of ``task`` that ``--resume`` can continue."""
+def checkpoint_matches(path: str, task: PretextTask, image_size: Optional[int] = None) -> bool:
+    """Whether the checkpoint at ``path`` is a run of ``task`` that ``--resume``
+    can continue (and, with ``image_size``, one pretrained at that image side)."""
     state = torch.load(path, map_location="cpu", weights_only=False)
     if state.get("task") != task.name:
         return False
     config = state.get("config", {})
+    if image_size is not None and config.get("image_size", image_size) != image_size:
+        return False
     model = task.build_model(config.get("backbone", "small"), **config.get("backbone_options", {}))
     return _same_run_shape(state, task, model)
 

@@ -102,3 +102,20 @@ def test_bad_options():
         get_task("context", drop=-0.1)
     with pytest.raises(ValueError, match="^downsample_to"):
         get_task("context", downsample_to=0)
+    with pytest.raises(ValueError, match="^head_convs"):
+        get_task("context", head_convs=-1)
+
+
+def test_head_conv_stage_sits_between_encoder_and_pooling():
+    """With ``head_convs=1`` the towers' features are the head's conv stage
+    on the encoder's map, pooled; the encoder kept for transfer is unchanged."""
+    torch.manual_seed(0)
+    task = get_task("context", head_convs=1)
+    model = task.build_model(widths=(8, 16)).eval()
+    assert len(model.convs) == 6 and sum(p.numel() for p in task.encoder(model).parameters()) == sum(
+        p.numel() for p in get_task("context").encoder(get_task("context").build_model(widths=(8, 16))).parameters())
+    pairs, _ = task.make_batch(photo_crops(3, 32), torch.arange(3), 0)
+    with torch.no_grad():
+        maps = model.convs(model.encoder(pairs.flatten(0, 1)))
+        expected = model.head(maps.mean((-2, -1)).view(len(pairs), -1))
+        torch.testing.assert_close(model(pairs), expected)

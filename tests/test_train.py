@@ -274,3 +274,28 @@ def test_results_table_reuses_finished_runs(tmp_path):
     row = [line for line in first.splitlines() if line.startswith("| rotation | shapes |")]
     assert len(row) == 1 and row[0].split("|")[6].strip() == "3"
     assert (tmp_path / "results_shapes.md").read_text().strip() == first
+
+
+def test_results_pretrain_size_per_task(tmp_path):
+    """A task pretrained on larger renders: its run records that size, the
+    probe still reads size-px images, and a run of another size is retrained."""
+    from dataclasses import replace
+
+    from sslfast.cli import CommandError, _per_task, _pixels
+    from sslfast.results import ResultsPlan, run
+
+    assert _per_task("--pretrain-size", ["jigsaw=64"], _pixels, None) == (None, {"jigsaw": 64})
+    with pytest.raises(CommandError, match="--pretrain-size"):
+        _per_task("--pretrain-size", ["jigsaw=0"], _pixels, None)
+    plan = ResultsPlan(tasks=("rotation",), seeds=1, eval_data=("shapes",), size=16, out_dir=str(tmp_path),
+                       train=TrainConfig(steps=2, batch_size=8, lr=0.05, checkpoint_every=2),
+                       task_size={"rotation": 24})
+    run(plan, log=lambda line: None)
+    checkpoint = tmp_path / "rotation" / "shapes" / "seed0" / "checkpoint.pt"
+    assert torch.load(checkpoint, weights_only=False)["config"]["image_size"] == 24
+    assert checkpoint_matches(str(checkpoint), get_task("rotation"), 24)
+    assert not checkpoint_matches(str(checkpoint), get_task("rotation"), 16)
+    lines = []
+    run(replace(plan, task_size={}), log=lines.append)
+    assert any("image size, training again" in line for line in lines)
+    assert torch.load(checkpoint, weights_only=False)["config"]["image_size"] == 16

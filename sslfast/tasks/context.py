@@ -24,7 +24,16 @@ image (``ops.context_geometry``; 32 px images: 7 px patches, 3 px gap, no
 jitter; options ``patch``/``gap``/``jitter`` override).
 
 Model: a siamese trunk (the shared encoder) on both patches, pooled features
-concatenated, MLP to 8 classes.
+concatenated, MLP to 8 classes (``head_convs`` puts conv stages of the head's
+own between the trunk and the pooling).
+
+Measured on ``shapes`` (linear probe at 32 px, 10 labels per class, seed 0):
+pretraining on 64 px renders (15 px patches, ``--pretrain-size context=64``)
+for 600 steps gave 32.8% against 32.3% for random init, no real gain. At
+32 px, 300 steps, the default ``head_convs=1`` (a conv stage of the head's
+own, as rotation's) gave 34.2 / 27.8 / 29.0% over seeds 0-2 against
+32.3 / 25.4 / 28.3% for random init (+1.7 points, every seed ahead); without
+it the table read 28.7 against 28.7.
 """
 from __future__ import annotations
 
@@ -50,14 +59,16 @@ class ContextTask(PretextTask):
     ``downsample_to`` (relative side of the small copy), ``hidden`` (head
     width), ``pairs_per_image`` (independent pairs cut from each image per
     batch, 4: more signal per decoded image, as RotNet feeds all four
-    rotations; 1 is the paper's one pair), ``batch_ops`` ("sslfast" or "torch", as the other tasks)."""
+    rotations; 1 is the paper's one pair), ``head_convs`` (conv stages of the
+    head's own on each patch's map before pooling, shared by both towers, as
+    rotation's :class:`~sslfast.models.ConvHead`), ``batch_ops`` ("sslfast" or "torch", as the other tasks)."""
 
     name = "context"
     train_defaults = {"optimizer": "adamw", "lr": 2e-3, "weight_decay": 1e-4}
 
     def __init__(self, patch: Optional[int] = None, gap: Optional[int] = None, jitter: Optional[int] = None,
                  drop: float = 0.0, downsample: float = 1 / 3, downsample_to: float = 0.5, hidden: int = 512,
-                 pairs_per_image: int = 4, batch_ops: str = "sslfast"):
+                 pairs_per_image: int = 4, head_convs: int = 1, batch_ops: str = "sslfast"):
         if batch_ops not in ("sslfast", "torch"):
             raise ValueError(f"batch_ops: expected 'sslfast' or 'torch', got {batch_ops!r}")
         for name, value in (("drop", drop), ("downsample", downsample)):
@@ -65,14 +76,17 @@ class ContextTask(PretextTask):
                 raise ValueError(f"{name}: expected a probability in [0, 1], got {value}")
         if not isinstance(pairs_per_image, int) or pairs_per_image < 1:
             raise ValueError(f"pairs_per_image: expected a positive int, got {pairs_per_image!r}")
+        if not isinstance(head_convs, int) or head_convs < 0:
+            raise ValueError(f"head_convs: expected 0 or more, got {head_convs!r}")
         if not 0 < downsample_to <= 1:
             raise ValueError(f"downsample_to: expected a relative size in (0, 1], got {downsample_to}")
         super().__init__(patch=patch, gap=gap, jitter=jitter, drop=drop, downsample=downsample,
                          downsample_to=downsample_to, hidden=hidden, pairs_per_image=pairs_per_image,
-                         batch_ops=batch_ops)
+                         head_convs=head_convs, batch_ops=batch_ops)
         self.patch, self.gap, self.jitter = patch, gap, jitter
         self.drop, self.downsample, self.downsample_to = drop, downsample, downsample_to
         self.hidden, self.pairs_per_image, self.batch_ops = hidden, pairs_per_image, batch_ops
+        self.head_convs = head_convs
 
     def make_batch(self, images: torch.Tensor, index: torch.Tensor, seed: int) -> Tuple[torch.Tensor, torch.Tensor]:
         """``([B * P, 2, C, p, p] float32 (centre, neighbour), labels [B * P] in
@@ -115,7 +129,8 @@ class ContextTask(PretextTask):
         return normalize_whole(images, "rms")
 
     def build_model(self, backbone: str = "small", **backbone_options) -> nn.Module:
-        return SiameseHead(self.make_encoder(backbone, **backbone_options), towers=2, classes=8, hidden=self.hidden)
+        return SiameseHead(self.make_encoder(backbone, **backbone_options), towers=2, classes=8, hidden=self.hidden,
+                           convs=self.head_convs)
 
     def loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         return nn.functional.cross_entropy(outputs, targets)

@@ -19,6 +19,12 @@ as the reference trains on random crops). Defaults for small data: ``k=50``
 (~10x the 4 classes of ``shapes``), ``pca_dim=32`` (the recipe's 256 is for
 4096-d AlexNet features; the small encoder has 128).
 
+Measured on ``shapes`` (linear probe at 32 px, 10 labels per class, seed 0):
+900 steps (5 re-clusterings after the first, NMI between epochs rising
+0.47 -> 0.75, all 50 clusters in use) gave 30.6% against 37.4% for the
+Sobel-input random init, worse than at 300 steps (the probe chose stage 1:
+the upper stages specialise to the clusters), so the default stays 300 steps.
+
 Under DDP each rank embeds a contiguous shard of the images; PCA statistics,
 k-means statistics and the labels are combined across ranks, so all ranks
 train on the same labels. The labels are checkpointed (``state_dict``), so a

@@ -14,6 +14,12 @@ Geometry scales the released code's 85 px cells / 64 px tiles to the image:
 ``cell = size // 3``, ``tile = round(cell * 64 / 85)`` (32 px images: 10 px
 cells, 8 px tiles; 64 px: 21 and 16).
 
+Measured on ``shapes`` (linear probe at 32 px, 10 labels per class, seed 0):
+pretraining on 64 px renders (16 px tiles, ``sslfast results --pretrain-size
+jigsaw=64``) for 600 steps reached 81% permutation accuracy but a probe of
+29.1% against 33.2% for random init (the probe chose stage 1: the upper
+stages specialise to the puzzle), so the default stays 32 px, 300 steps.
+
 The context-free network: one trunk (the encoder) with shared weights on each
 tile, a per-tile FC (shared, as in the paper), the nine tile vectors
 concatenated, then FC layers to ``n_perms`` classes.
