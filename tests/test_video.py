@@ -80,8 +80,8 @@ def test_mined_windows_decode_in_order(clips):
 def test_batched_reads_decode_each_video_once_in_order(grouped, keep_reader_frames, monkeypatch):
     monkeypatch.setattr(video, "KEEP_READER_FRAMES", keep_reader_frames)
     reads = []
-    read = grouped.folder.read
-    monkeypatch.setattr(grouped.folder, "read", lambda v, frames: reads.append(v) or read(v, frames))
+    start = grouped.folder._start_decode
+    monkeypatch.setattr(grouped.folder, "_start_decode", lambda v, frames: reads.append(v) or start(v, frames))
     indices = grouped.epoch_order(3, 0)[:16].tolist()
     items = grouped.__getitems__(indices)
     videos = [grouped.miner.draw(i)[0] for i in indices]
