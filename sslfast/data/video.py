@@ -522,14 +522,45 @@ class TupleMiner:
 
     def draw(self, index: int) -> Tuple[int, List[int]]:
         """(video, [a, b, c, d, e]) of draw ``index``."""
-        rng = np.random.default_rng([self.seed, int(index)])
-        video = self.usable[int(index) // self.per_read % len(self.usable)]
-        span, starts = self.windows[video]
-        start = int(starts[rng.integers(len(starts))])
-        high = min(self.gaps[1], span // 4)
-        steps = rng.integers(min(self.gaps[0], high), high + 1, size=4)
-        offset = int(rng.integers(span - int(steps.sum()) + 1))
-        return video, (start + offset + np.concatenate([[0], np.cumsum(steps)])).tolist()
+        videos, frames = self.draw_many([index])
+        return int(videos[0]), frames[0].tolist()
+
+    def draw_many(self, indices: Sequence[int]) -> Tuple[np.ndarray, np.ndarray]:
+        """Draws ``indices`` at once: (video int64 ``[N]``, frames a..e int64
+        ``[N, 5]``). Its uniform numbers come from a splitmix64 hash of
+        ``(seed, index, field)``, vectorised over the draws: a NumPy
+        generator per draw cost 0.1 ms, 8 ms per batch of 64 in a worker."""
+        index = np.asarray(indices, dtype=np.int64).reshape(-1)
+        if not hasattr(self, "_table"):  # per usable video: span, first kept start, count of kept starts
+            spans = [self.windows[v][0] for v in self.usable]
+            counts = [len(self.windows[v][1]) for v in self.usable]
+            self._table = (np.asarray(spans, np.int64), np.cumsum([0] + counts[:-1]).astype(np.int64),
+                           np.asarray(counts, np.int64), np.concatenate([self.windows[v][1] for v in self.usable]))
+        spans, first, counts, starts = self._table
+        which = index // self.per_read % len(self.usable)
+        span = spans[which]
+        uniform = _uniform(self.seed, index, 6)  # [N, 6] in [0, 1)
+        start = starts[first[which] + (uniform[:, 0] * counts[which]).astype(np.int64)]
+        high = np.minimum(self.gaps[1], span // 4)
+        low = np.minimum(self.gaps[0], high)
+        steps = low[:, None] + (uniform[:, 1:5] * (high - low + 1)[:, None]).astype(np.int64)
+        offset = (uniform[:, 5] * (span - steps.sum(1) + 1)).astype(np.int64)
+        frames = (start + offset)[:, None] + np.concatenate([np.zeros((len(index), 1), np.int64),
+                                                             np.cumsum(steps, 1)], 1)
+        return np.asarray(self.usable, np.int64)[which], frames
+
+
+def _uniform(seed: int, index: np.ndarray, fields: int) -> np.ndarray:
+    """float64 ``[N, fields]`` uniform in [0, 1): splitmix64 of (seed, index, field)."""
+    with np.errstate(over="ignore"):
+        x = (np.uint64(seed & (2**64 - 1)) * np.uint64(0x9E3779B97F4A7C15)
+             + index.astype(np.uint64)[:, None] * np.uint64(0xBF58476D1CE4E5B9)
+             + np.arange(1, fields + 1, dtype=np.uint64)[None, :] * np.uint64(0x94D049BB133111EB))
+        x = x + np.uint64(0x9E3779B97F4A7C15)
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        x = x ^ (x >> np.uint64(31))
+    return (x >> np.uint64(11)).astype(np.float64) * (1.0 / 2**53)
 
 
 class VideoTuples(Dataset):
@@ -604,7 +635,8 @@ class VideoTuples(Dataset):
         together: one sorted ``get_batch`` of the union of their frames."""
         for index in indices:
             self._check(index)
-        draws = [self.miner.draw(index) for index in indices]
+        videos, frames = self.miner.draw_many(indices)
+        draws = list(zip(videos.tolist(), frames.tolist()))
         wanted: Dict[int, set] = {}
         for video, chosen in draws:
             wanted.setdefault(video, set()).update(chosen)
