@@ -11,7 +11,8 @@ Every loader gets exactly these draws, batch by batch. Timed:
 
 - sslfast: :meth:`VideoTuples.__getitems__` (readers opened once per
   process and kept, ``num_threads=1``; per batch, the union of the frames
-  of the draws that share a video decoded by one sorted ``get_batch``) then
+  of the draws that share a video decoded by one sorted ``get_batch``, up
+  to ``read_threads`` (4) videos' reads at once on guard threads) then
   :func:`~sslfast.data.frame_tuples` (sampler + ``gather_patches``: crop,
   scale and normalise the whole batch in one call). Decode and assembly are
   timed apart.

@@ -4,6 +4,7 @@ started by fork and spawn."""
 import os
 import shutil
 import signal
+import threading
 import time
 from types import SimpleNamespace
 
@@ -80,8 +81,8 @@ def test_mined_windows_decode_in_order(clips):
 def test_batched_reads_decode_each_video_once_in_order(grouped, keep_reader_frames, monkeypatch):
     monkeypatch.setattr(video, "KEEP_READER_FRAMES", keep_reader_frames)
     reads = []
-    read = grouped.folder.read
-    monkeypatch.setattr(grouped.folder, "read", lambda v, frames: reads.append(v) or read(v, frames))
+    start = grouped.folder._start_decode
+    monkeypatch.setattr(grouped.folder, "_start_decode", lambda v, frames: reads.append(v) or start(v, frames))
     indices = grouped.epoch_order(3, 0)[:16].tolist()
     items = grouped.__getitems__(indices)
     videos = [grouped.miner.draw(i)[0] for i in indices]
@@ -184,6 +185,24 @@ def test_miner_gives_per_read_draws_in_a_row_to_one_video():
     miner = TupleMiner(infos, per_read=3)
     assert [miner.draw(i)[0] for i in range(12)] == [0, 0, 0, 1, 1, 1, 2, 2, 2, 0, 0, 0]
     assert TupleMiner(infos).draw(7) == TupleMiner(infos, per_read=1).draw(7)
+    videos, frames = miner.draw_many(range(12))
+    assert [(v, f) for v, f in zip(videos.tolist(), frames.tolist())] == [miner.draw(i) for i in range(12)]
+
+
+def test_miner_draws_gaps_windows_and_offsets_uniformly():
+    motion = [0.0] * 10 + [1.0] * 30 + [0.0] * 19  # 60 frames
+    miner = TupleMiner([VideoInfo("x.mp4", 60, 24.0, 8, 8, motion)], gaps=(2, 4), top=0.3, seed=11)
+    span, starts = miner.windows[0]
+    _, frames = miner.draw_many(range(30000))
+    gaps = np.diff(frames, axis=1)
+    assert np.array_equal(np.unique(gaps), [2, 3, 4])
+    assert np.allclose(np.bincount(gaps.ravel())[2:] / gaps.size, 1 / 3, atol=0.01)
+    windows = [s for s in starts if any((frames[:, 0] >= s) & (frames[:, -1] <= s + span))]
+    assert len(windows) == len(starts)  # every kept window is drawn
+    assert (frames[:, -1] - frames[:, 0] <= span).all() and frames.min() >= starts.min()
+    assert frames.max() <= starts.max() + span
+    equal_gaps = frames[(gaps == 2).all(1), 0]  # with the smallest gaps, the offset spans span - 8 + 1 values
+    assert len(np.unique(equal_gaps - equal_gaps.min())) > span - 8
 
 
 def test_damaged_files_are_skipped_and_reported(clips, tmp_path, deadline):
@@ -229,6 +248,30 @@ def test_reads_are_guarded_by_a_timeout():
     assert call_with_timeout(lambda: 42, 5, "fine read") == 42
 
 
+def test_batch_reads_run_at_once_and_a_stalled_one_is_skipped(clips, tmp_path, monkeypatch, deadline):
+    for name in ("a.mp4", "b.mp4", "c.mp4"):
+        shutil.copy(os.path.join(clips, "test", "clip_003.mp4"), tmp_path / name)
+    folder = VideoFolder(str(tmp_path), read_threads=3, read_timeout=1.0)
+    together = threading.Barrier(3, timeout=10)  # passes only if the three reads run at once
+    open_reader = video._open_reader
+    monkeypatch.setattr(video, "_open_reader", lambda path: together.wait() is None or open_reader(path))
+    requests = [(0, [4, 2, 9]), (1, [0, 3]), (2, [7, 1])]
+    for want, got in zip(requests, folder.read_many(requests)):
+        assert [read_frame_code(f) for f in got] == want[1]
+
+    def stall_a(path):
+        if path.endswith("a.mp4"):
+            time.sleep(5)
+        return open_reader(path)
+
+    monkeypatch.setattr(video, "_open_reader", stall_a)
+    start = time.perf_counter()
+    with pytest.warns(RuntimeWarning, match="a.mp4.*no answer"):
+        got = folder.read_many(requests)
+    assert time.perf_counter() - start < 4 and got[0] is None and folder.is_broken(0)
+    assert [[read_frame_code(f) for f in frames] for frames in got[1:]] == [[0, 3], [7, 1]]
+
+
 @pytest.mark.parametrize("workers, context, source", [
     (2, "fork", "videos"), (2, "fork", "grouped folder"), (2, "spawn", "grouped folder"),
     pytest.param(2, "spawn", "videos", marks=pytest.mark.slow)])  # spawning costs ~25 s on a busy machine
@@ -260,6 +303,8 @@ def test_bad_arguments_raise_clear_errors(tmp_path):
         VideoFolder(str(tmp_path / "missing"))
     with pytest.raises(ValueError, match="^root"):
         VideoFolder(str(tmp_path))  # no videos
+    with pytest.raises(ValueError, match="^read_threads"):
+        VideoFolder(str(tmp_path), read_threads=0)
     with pytest.raises(ValueError, match="^split"):
         Videos("validation")
     with pytest.raises(ValueError, match="^frames"):

@@ -60,12 +60,12 @@ def cache_root() -> str:
 
 # --------------------------------------------------------------------------- guarded calls
 class _Guard:
-    """The daemon thread that runs this process's guarded calls, one after
-    another. Kept between calls: starting and joining a thread per read cost
-    more than the read itself on a busy 2-core machine (about 2 ms each)."""
+    """A daemon thread that runs guarded calls, one after another. Kept
+    between calls (in this process's idle pool): starting and joining a
+    thread per read cost more than the read itself on a busy 2-core machine
+    (about 2 ms each)."""
 
     def __init__(self):
-        self.pid = os.getpid()
         self.tasks: "queue.SimpleQueue" = queue.SimpleQueue()
         threading.Thread(target=self._serve, name="sslfast-read", daemon=True).start()
 
@@ -79,29 +79,51 @@ class _Guard:
             done.set()
 
 
-_guard: Optional[_Guard] = None
+_idle_guards: List[_Guard] = []
+_guards_pid = os.getpid()
 _guard_lock = threading.Lock()
 
 
+class _Guarded:
+    """A call started on a guard thread by :func:`start_guarded`; its
+    :meth:`result` waits for it under a timeout."""
+
+    def __init__(self, fn: Callable, what: str):
+        global _guards_pid
+        self.what, self.result_box, self.done = what, {}, threading.Event()
+        with _guard_lock:
+            if _guards_pid != os.getpid():  # forked: the parent's guard threads do not exist here
+                _idle_guards.clear()
+                _guards_pid = os.getpid()
+            self.guard = _idle_guards.pop() if _idle_guards else _Guard()
+        self.guard.tasks.put((fn, self.result_box, self.done))
+
+    def result(self, timeout: float):
+        """``fn()``'s value (or its exception); TimeoutError if it has not
+        returned ``timeout`` seconds after this call. A hung guard thread is
+        abandoned (it cannot be killed) and never reused, so the caller goes
+        on (and never reads that file again)."""
+        if not self.done.wait(timeout):
+            raise TimeoutError(f"{self.what}: no answer after {timeout:.0f} s")
+        with _guard_lock:
+            if _guards_pid == os.getpid():
+                _idle_guards.append(self.guard)
+        if "error" in self.result_box:
+            raise self.result_box["error"]
+        return self.result_box["value"]
+
+
+def start_guarded(fn: Callable, what: str) -> _Guarded:
+    """Start ``fn()`` on an idle guard thread of this process (a new one if
+    none is idle), so that several reads can run at once: decord's C calls
+    release the GIL."""
+    return _Guarded(fn, what)
+
+
 def call_with_timeout(fn: Callable, timeout: float, what: str):
-    """``fn()`` on this process's guard thread; TimeoutError if it has not
-    returned after ``timeout`` seconds. A hung guard thread is abandoned (it
-    cannot be killed) and the next call starts a new one, so the caller goes
-    on (and never reads that file again)."""
-    global _guard
-    result: Dict[str, object] = {}
-    done = threading.Event()
-    with _guard_lock:  # one guard per process: a forked child inherits no threads
-        if _guard is None or _guard.pid != os.getpid():
-            _guard = _Guard()
-        guard = _guard
-        guard.tasks.put((fn, result, done))
-        if not done.wait(timeout):
-            _guard = None
-            raise TimeoutError(f"{what}: no answer after {timeout:.0f} s")
-    if "error" in result:
-        raise result["error"]
-    return result["value"]
+    """``fn()`` on a guard thread; TimeoutError if it has not returned after
+    ``timeout`` seconds (see :meth:`_Guarded.result`)."""
+    return start_guarded(fn, what).result(timeout)
 
 
 # --------------------------------------------------------------------------- metadata scan
@@ -278,7 +300,8 @@ class VideoFolder(Dataset):
     the folder works in DataLoader workers started by fork or spawn: a new
     one per read for clips of at most ``KEEP_READER_FRAMES`` frames (cheaper
     than seeking a kept one back), else one kept per file (the least
-    recently used closed beyond 64). With
+    recently used closed beyond 64). :meth:`read_many` (a batch's reads)
+    runs up to ``read_threads`` reads at once. With
     ``keep_decoded`` (a byte budget per process), :meth:`read` decodes a
     whole video once and serves later reads from memory while the decoded
     videos fit the budget: for small clip collections read over and over
@@ -289,12 +312,14 @@ class VideoFolder(Dataset):
 
     def __init__(self, root: str, *, split: str = "all", extensions: Tuple[str, ...] = VIDEO_EXTENSIONS,
                  motion_size: int = 32, probe_timeout: float = PROBE_TIMEOUT, read_timeout: float = READ_TIMEOUT,
-                 cache_dir: Optional[str] = None, keep_decoded: int = 0):
+                 cache_dir: Optional[str] = None, keep_decoded: int = 0, read_threads: int = 4):
         if not os.path.isdir(root):
             raise ValueError(f"root: {root!r} is not a directory")
         if split not in SPLITS:
             raise ValueError(f"split: expected one of {', '.join(SPLITS)}, got {split!r}")
-        self.root, self.read_timeout = root, read_timeout
+        if isinstance(read_threads, bool) or not isinstance(read_threads, int) or read_threads < 1:
+            raise ValueError(f"read_threads: expected a positive int, got {read_threads!r}")
+        self.root, self.read_timeout, self.read_threads = root, read_timeout, read_threads
         entries = sorted(os.scandir(root), key=lambda e: e.name)
         class_dirs = [e.name for e in entries if e.is_dir(follow_symlinks=False)]
         self.classes = tuple(class_dirs) if class_dirs else None
@@ -386,17 +411,53 @@ class VideoFolder(Dataset):
         held = sum(v.nbytes for v in self._decoded.values())
         return held + info.frames * info.height * info.width * 3 <= self.keep_decoded
 
+    def read_many(self, requests: Sequence[Tuple[int, Sequence[int]]]) -> List[Optional[np.ndarray]]:
+        """:meth:`read` of each ``(video, frames)`` of ``requests`` (distinct
+        videos), up to ``read_threads`` at once on guard threads: a decord
+        read spends most of its time handing frames between its own decoder
+        thread and the caller, so overlapping reads fills the idle time (a batch's
+        reads took 2.4x less time here with 4 at once)."""
+        results: List[Optional[np.ndarray]] = [None] * len(requests)
+        direct = {i for i, (video, _) in enumerate(requests)
+                  if video in self._broken or video in self._decoded or self._fits_in_memory(video)}
+        for i in sorted(direct):  # from memory, or whole videos to keep
+            results[i] = self.read(*requests[i])
+        running: List[Tuple[int, object]] = []
+        for i in (i for i in range(len(requests)) if i not in direct):
+            if len(running) == self.read_threads:
+                j, started = running.pop(0)
+                results[j] = self._finish_decode(started)
+            running.append((i, self._start_decode(*requests[i])))
+        for j, started in running:
+            results[j] = self._finish_decode(started)
+        return results
+
     def _decode(self, video: int, frames: Sequence[int]) -> Optional[np.ndarray]:
+        return self._finish_decode(self._start_decode(video, frames))
+
+    def _start_decode(self, video: int, frames: Sequence[int]):
+        """Starts decoding ``frames`` of ``video`` on a guard thread; the
+        handle goes to :meth:`_finish_decode`."""
+        frames = [int(f) for f in frames]
         order = sorted(set(frames))
         path = self.videos[video].path
         try:
             if self.videos[video].frames > KEEP_READER_FRAMES:
                 reader = self._reader(video)
-                batch = call_with_timeout(lambda: reader.get_batch(order).asnumpy(), self.read_timeout,
-                                          f"reading {path}")
+                started = start_guarded(lambda: reader.get_batch(order).asnumpy(), f"reading {path}")
             else:
-                batch = call_with_timeout(lambda: _open_reader(path).get_batch(order).asnumpy(), self.read_timeout,
-                                          f"reading {path}")
+                started = start_guarded(lambda: _open_reader(path).get_batch(order).asnumpy(), f"reading {path}")
+        except Exception as error:  # opening a kept reader: decord's errors, TimeoutError
+            started = error
+        return video, frames, order, started
+
+    def _finish_decode(self, handle) -> Optional[np.ndarray]:
+        video, frames, order, started = handle
+        path = self.videos[video].path
+        try:
+            if isinstance(started, Exception):
+                raise started
+            batch = started.result(self.read_timeout)
         except Exception as error:  # decord's errors, TimeoutError
             self._readers.pop(video, None)
             self._skip(video, path, f"{type(error).__name__}: {error}".strip()[:300])
@@ -461,14 +522,45 @@ class TupleMiner:
 
     def draw(self, index: int) -> Tuple[int, List[int]]:
         """(video, [a, b, c, d, e]) of draw ``index``."""
-        rng = np.random.default_rng([self.seed, int(index)])
-        video = self.usable[int(index) // self.per_read % len(self.usable)]
-        span, starts = self.windows[video]
-        start = int(starts[rng.integers(len(starts))])
-        high = min(self.gaps[1], span // 4)
-        steps = rng.integers(min(self.gaps[0], high), high + 1, size=4)
-        offset = int(rng.integers(span - int(steps.sum()) + 1))
-        return video, (start + offset + np.concatenate([[0], np.cumsum(steps)])).tolist()
+        videos, frames = self.draw_many([index])
+        return int(videos[0]), frames[0].tolist()
+
+    def draw_many(self, indices: Sequence[int]) -> Tuple[np.ndarray, np.ndarray]:
+        """Draws ``indices`` at once: (video int64 ``[N]``, frames a..e int64
+        ``[N, 5]``). Its uniform numbers come from a splitmix64 hash of
+        ``(seed, index, field)``, vectorised over the draws: a NumPy
+        generator per draw cost 0.1 ms, 8 ms per batch of 64 in a worker."""
+        index = np.asarray(indices, dtype=np.int64).reshape(-1)
+        if not hasattr(self, "_table"):  # per usable video: span, first kept start, count of kept starts
+            spans = [self.windows[v][0] for v in self.usable]
+            counts = [len(self.windows[v][1]) for v in self.usable]
+            self._table = (np.asarray(spans, np.int64), np.cumsum([0] + counts[:-1]).astype(np.int64),
+                           np.asarray(counts, np.int64), np.concatenate([self.windows[v][1] for v in self.usable]))
+        spans, first, counts, starts = self._table
+        which = index // self.per_read % len(self.usable)
+        span = spans[which]
+        uniform = _uniform(self.seed, index, 6)  # [N, 6] in [0, 1)
+        start = starts[first[which] + (uniform[:, 0] * counts[which]).astype(np.int64)]
+        high = np.minimum(self.gaps[1], span // 4)
+        low = np.minimum(self.gaps[0], high)
+        steps = low[:, None] + (uniform[:, 1:5] * (high - low + 1)[:, None]).astype(np.int64)
+        offset = (uniform[:, 5] * (span - steps.sum(1) + 1)).astype(np.int64)
+        frames = (start + offset)[:, None] + np.concatenate([np.zeros((len(index), 1), np.int64),
+                                                             np.cumsum(steps, 1)], 1)
+        return np.asarray(self.usable, np.int64)[which], frames
+
+
+def _uniform(seed: int, index: np.ndarray, fields: int) -> np.ndarray:
+    """float64 ``[N, fields]`` uniform in [0, 1): splitmix64 of (seed, index, field)."""
+    with np.errstate(over="ignore"):
+        x = (np.uint64(seed & (2**64 - 1)) * np.uint64(0x9E3779B97F4A7C15)
+             + index.astype(np.uint64)[:, None] * np.uint64(0xBF58476D1CE4E5B9)
+             + np.arange(1, fields + 1, dtype=np.uint64)[None, :] * np.uint64(0x94D049BB133111EB))
+        x = x + np.uint64(0x9E3779B97F4A7C15)
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        x = x ^ (x >> np.uint64(31))
+    return (x >> np.uint64(11)).astype(np.float64) * (1.0 / 2**53)
 
 
 class VideoTuples(Dataset):
@@ -543,14 +635,14 @@ class VideoTuples(Dataset):
         together: one sorted ``get_batch`` of the union of their frames."""
         for index in indices:
             self._check(index)
-        draws = [self.miner.draw(index) for index in indices]
+        videos, frames = self.miner.draw_many(indices)
+        draws = list(zip(videos.tolist(), frames.tolist()))
         wanted: Dict[int, set] = {}
         for video, chosen in draws:
             wanted.setdefault(video, set()).update(chosen)
+        requests = [(video, sorted(frames)) for video, frames in wanted.items()]
         decoded: Dict[int, Tuple[np.ndarray, Dict[int, int]]] = {}
-        for video, frames in wanted.items():
-            order = sorted(frames)
-            batch = self.folder.read(video, order)
+        for (video, order), batch in zip(requests, self.folder.read_many(requests)):
             if batch is not None:
                 decoded[video] = batch, {frame: row for row, frame in enumerate(order)}
         items = []
