@@ -118,6 +118,19 @@ void test_tables_match_definitions() {
         }
 }
 
+// The shape fields of ResizeArgs: planes of in_h x in_w (NHWC images of il
+// channels when il > 1) resampled to out_h x out_w.
+void set_geometry(ResizeArgs& a, int64_t planes, int64_t il, int64_t in_h, int64_t in_w, int64_t out_h,
+                  int64_t out_w) {
+  a.planes = planes;
+  a.channels = il == 1 ? planes : il;
+  a.interleave = il;
+  a.in_h = in_h;
+  a.in_w = in_w;
+  a.out_h = out_h;
+  a.out_w = out_w;
+}
+
 // Both entry points against each other (bit for bit) and a naive separable
 // resampling in double. interleave > 1: planes are NHWC images of that many
 // channels, each with its own output scale when per_channel.
@@ -138,13 +151,7 @@ void run_resize(std::mt19937_64& rng, ResampleFilter filter, bool antialias, int
     a.affine.scale[c] = (std::is_same_v<In, uint8_t> && !std::is_same_v<Out, uint8_t> ? 1.0f / 255 : 1.0f) *
                         (per_channel ? 0.5f + 0.25f * c : 1.0f);
   a.quantize = quantize;
-  a.planes = planes;
-  a.channels = il == 1 ? planes : il;
-  a.interleave = il;
-  a.in_h = in_h;
-  a.in_w = in_w;
-  a.out_h = out_h;
-  a.out_w = out_w;
+  set_geometry(a, planes, il, in_h, in_w, out_h, out_w);
   const int64_t numel = planes * out_h * out_w * il;
   Guarded<Out> by_element(numel), by_row(numel);
   a.output = by_element.data();
@@ -395,13 +402,7 @@ void run_fixed(std::mt19937_64& rng, ResampleFilter filter, bool antialias, int6
   a.fixed = a.quantize = true;
   a.affine.count = 1;
   a.affine.scale[0] = std::is_same_v<Out, uint8_t> ? 1.0f : 1.0f / 255;
-  a.planes = planes;
-  a.channels = il == 1 ? planes : il;
-  a.interleave = il;
-  a.in_h = in_h;
-  a.in_w = in_w;
-  a.out_h = out_h;
-  a.out_w = out_w;
+  set_geometry(a, planes, il, in_h, in_w, out_h, out_w);
   const int64_t numel = planes * out_h * out_w * il;
   Guarded<Out> by_element(numel), portable(numel), vector(numel);
   a.output = by_element.data();
