@@ -8,6 +8,11 @@ import torch
 from torch import nn
 
 
+def global_pool(maps: torch.Tensor) -> torch.Tensor:
+    """``[B, C, H, W]`` feature maps -> ``[B, C]`` spatial means."""
+    return torch.flatten(nn.functional.adaptive_avg_pool2d(maps, 1), 1)
+
+
 class Encoder(nn.Module):
     """Base class: ``forward`` gives the feature map, ``pooled`` the vector."""
 
@@ -16,7 +21,7 @@ class Encoder(nn.Module):
 
     def pooled(self, x: torch.Tensor) -> torch.Tensor:
         """Global-average-pooled features ``[B, out_channels]``."""
-        return torch.flatten(nn.functional.adaptive_avg_pool2d(self(x), 1), 1)
+        return global_pool(self(x))
 
     def stages(self, x: torch.Tensor) -> List[torch.Tensor]:
         """Feature maps of every stage, shallow to deep (default: the last)."""

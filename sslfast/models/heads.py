@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .backbones import Encoder
+from .backbones import Encoder, global_pool
 
 
 class MLPHead(nn.Module):
@@ -48,7 +48,7 @@ class ConvHead(nn.Module):
         self.classifier = MLPHead(channels, classes, hidden=hidden)
 
     def forward(self, feature_map: torch.Tensor) -> torch.Tensor:
-        return self.classifier(torch.flatten(nn.functional.adaptive_avg_pool2d(self.convs(feature_map), 1), 1))
+        return self.classifier(global_pool(self.convs(feature_map)))
 
 
 class SiameseHead(nn.Module):
@@ -69,5 +69,5 @@ class SiameseHead(nn.Module):
         if n != self.towers:
             raise ValueError(f"x: expected {self.towers} inputs per sample, got {n}")
         maps = self.convs(self.encoder(x.flatten(0, 1)))
-        features = torch.flatten(nn.functional.adaptive_avg_pool2d(maps, 1), 1).view(b, -1)
+        features = global_pool(maps).view(b, -1)
         return self.head(features)

@@ -39,7 +39,7 @@ import torch.distributed as dist
 from torch import nn
 
 from .. import ops
-from ..models import ConvHead
+from ..models import ConvHead, global_pool
 from .base import DEFAULT_MEAN, DEFAULT_STD, PretextTask, accuracy, register_task
 from .draws import uniform
 
@@ -121,7 +121,7 @@ class DeepClusterNet(nn.Module):
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """The pooled features the classifier sees (what k-means clusters)."""
-        return torch.flatten(nn.functional.adaptive_avg_pool2d(self.head.convs(self.encoder(x)), 1), 1)
+        return global_pool(self.head.convs(self.encoder(x)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.features(x))

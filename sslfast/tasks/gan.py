@@ -20,6 +20,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ..models import global_pool
 from .base import DEFAULT_MEAN, DEFAULT_STD, PretextTask
 
 
@@ -48,7 +49,7 @@ class Discriminator(nn.Module):
         return maps
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(torch.flatten(F.adaptive_avg_pool2d(self.features(x)[-1], 1), 1)).squeeze(1)
+        return self.head(global_pool(self.features(x)[-1])).squeeze(1)
 
 
 def real_fake_loss(logits: torch.Tensor, real: bool) -> torch.Tensor:

@@ -91,6 +91,7 @@ from torch.nn import functional as F
 
 from .. import ops
 from ..evaluate import linear_probe
+from ..models import global_pool
 from .base import DEFAULT_MEAN, DEFAULT_STD, PretextTask, register_task
 
 HELD_OUT_OFFSET = 1 << 41  # scene indices of held-out renders (training uses data-set indices)
@@ -166,7 +167,7 @@ class SyntheticNet(nn.Module):
     def forward(self, x: torch.Tensor) -> Dict[str, torch.Tensor]:
         stages = self.encoder.stages(x)
         maps = self.heads(self.decoder(stages, x.shape[-2:]))
-        pooled = torch.flatten(F.adaptive_avg_pool2d(stages[-1], 1), 1)
+        pooled = global_pool(stages[-1])
         domain = self.discriminator(reverse_gradient(pooled, self.reversal)).squeeze(1)
         return {"depth": maps[:, :1], "normals": F.normalize(maps[:, 1:4].float(), dim=1),
                 "edges": maps[:, 4:5], "domain": domain}
