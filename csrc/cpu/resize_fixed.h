@@ -93,6 +93,7 @@ inline void plan_columns(const ResizeArgs& a, int32_t* plan) {
     int32_t* p = plan + xo * kPlanStride;
     int64_t k0, k1;
     nonzero_taps(a.cols_q, xo, &k0, &k1);
+    if (k1 == k0) k0 = 0, k1 = 1;  // an all-zero entry: one pair of zero weights (horizontal_avx2 takes >= 1)
     const int64_t pairs = (k1 - k0 + 1) / 2;
     p[0] = (int32_t)(((int64_t)a.cols.start[xo] + k0) * il * kLanes);
     p[1] = pairs > kMaxPairs ? -1 : (int32_t)pairs;
@@ -119,6 +120,12 @@ SSLFAST_TARGET_AVX2 inline void madd_pair(__m256i a, __m256i b, __m256i w, __m25
   *hi = _mm256_add_epi32(*hi, _mm256_madd_epi16(_mm256_unpackhi_epi16(a, b), w));
 }
 
+// (lo, hi) = the products of the first pair (as madd_pair onto zeros, one add less).
+SSLFAST_TARGET_AVX2 inline void madd_first_pair(__m256i a, __m256i b, __m256i w, __m256i* lo, __m256i* hi) {
+  *lo = _mm256_madd_epi16(_mm256_unpacklo_epi16(a, b), w);
+  *hi = _mm256_madd_epi16(_mm256_unpackhi_epi16(a, b), w);
+}
+
 // round_shift of both halves by `shift`, packed (saturating) to 16 int16 lanes in order.
 SSLFAST_TARGET_AVX2 inline __m256i round_pack(__m256i lo, __m256i hi, int shift) {
   const __m256i half = _mm256_set1_epi32(shift > 0 ? 1 << (shift - 1) : 0);
@@ -142,7 +149,12 @@ SSLFAST_TARGET_AVX2 inline void vertical_avx2(const ResizeArgs& a, const uint8_t
       const bool pair = k + 1 < k1;
       const __m256i x1 = pair ? _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i*)(p + in_row)))
                               : _mm256_setzero_si256();
-      madd_pair(x0, x1, weight_pair(a.rows_q.w(yo, k), pair ? a.rows_q.w(yo, k + 1) : 0), &lo, &hi);
+      const __m256i w = weight_pair(a.rows_q.w(yo, k), pair ? a.rows_q.w(yo, k + 1) : 0);
+      if (k == k0) {
+        madd_first_pair(x0, x1, w, &lo, &hi);
+      } else {
+        madd_pair(x0, x1, w, &lo, &hi);
+      }
     }
     _mm256_storeu_si256((__m256i*)(dst + e), round_pack(lo, hi, shift));
   }
@@ -151,6 +163,7 @@ SSLFAST_TARGET_AVX2 inline void vertical_avx2(const ResizeArgs& a, const uint8_t
 
 // An odd last tap pairs with weight 0: its partner line is read (it lies
 // inside the block: windows never end past the input) and multiplied by 0.
+template <bool Clamp>
 SSLFAST_TARGET_AVX2 inline void horizontal_avx2(const ResizeArgs& a, const int32_t* plan, const int16_t* across,
                                                 int64_t out_row, int16_t* __restrict__ dst) {
   const int64_t il = a.interleave, stride = il * kLanes;
@@ -167,46 +180,94 @@ SSLFAST_TARGET_AVX2 inline void horizontal_avx2(const ResizeArgs& a, const int32
       const int16_t* first = across + p[0] + c * kLanes;
       int16_t* out = dst + (xo * il + c) * kLanes;
       for (int64_t l = 0; l < kLanes; l += 16) {
-        __m256i lo = zero, hi = zero;
-        for (int64_t j = 0; j < pairs; ++j) {
+        __m256i lo, hi;
+        madd_first_pair(_mm256_loadu_si256((const __m256i*)(first + l)),
+                        _mm256_loadu_si256((const __m256i*)(first + stride + l)), _mm256_set1_epi32(p[3]), &lo, &hi);
+        for (int64_t j = 1; j < pairs; ++j) {
           const int16_t* q = first + 2 * j * stride + l;
           madd_pair(_mm256_loadu_si256((const __m256i*)q), _mm256_loadu_si256((const __m256i*)(q + stride)),
                     _mm256_set1_epi32(p[3 + j]), &lo, &hi);
         }
-        const __m256i level = _mm256_min_epi16(_mm256_max_epi16(round_pack(lo, hi, shift), zero), top);
-        _mm256_storeu_si256((__m256i*)(out + l), level);
+        const __m256i packed = round_pack(lo, hi, shift);
+        // store_levels_avx2's unsigned saturation is the clamp for uint8 output.
+        _mm256_storeu_si256((__m256i*)(out + l), Clamp ? _mm256_min_epi16(_mm256_max_epi16(packed, zero), top) : packed);
       }
     }
   }
 }
 
-// 8x8 int16 tiles through registers, the rest element by element.
+// Transposes eight int16 8x8 tiles in place, each 128-bit half on its own:
+// on return v[k] holds column k of the tile(s) v[0..7] held as rows.
+SSLFAST_TARGET_AVX2 inline void transpose_8x8_halves(__m256i v[8]) {
+  __m256i t[8], u[8];
+  for (int i = 0; i < 4; ++i) {
+    t[2 * i] = _mm256_unpacklo_epi16(v[2 * i], v[2 * i + 1]);
+    t[2 * i + 1] = _mm256_unpackhi_epi16(v[2 * i], v[2 * i + 1]);
+  }
+  for (int i = 0; i < 2; ++i)
+    for (int j = 0; j < 2; ++j) {
+      u[4 * i + 2 * j] = _mm256_unpacklo_epi32(t[4 * i + j], t[4 * i + j + 2]);
+      u[4 * i + 2 * j + 1] = _mm256_unpackhi_epi32(t[4 * i + j], t[4 * i + j + 2]);
+    }
+  // u[0..3]: columns (0,1), (2,3), (4,5), (6,7) of rows 0-3; u[4..7] of rows 4-7.
+  for (int i = 0; i < 4; ++i) {
+    v[2 * i] = _mm256_unpacklo_epi64(u[i], u[i + 4]);
+    v[2 * i + 1] = _mm256_unpackhi_epi64(u[i], u[i + 4]);
+  }
+}
+
+// rows x cols int16 -> cols x rows: 8 x 16 tiles as two 8x8 tiles per
+// register, then an 8 x 8 tile in the low halves, the rest element by element.
 SSLFAST_TARGET_AVX2 inline void transpose_avx2(const int16_t* __restrict__ src, int64_t rows, int64_t cols,
                                                int16_t* __restrict__ dst) {
   const int64_t tiled_rows = rows - rows % 8, tiled_cols = cols - cols % 8;
-  for (int64_t r0 = 0; r0 < tiled_rows; r0 += 8)
-    for (int64_t c0 = 0; c0 < tiled_cols; c0 += 8) {
-      const int16_t* s = src + r0 * cols + c0;
-      __m128i v[8], t[8], u[8];
-      for (int i = 0; i < 8; ++i) v[i] = _mm_loadu_si128((const __m128i*)(s + i * cols));
-      for (int i = 0; i < 4; ++i) {
-        t[2 * i] = _mm_unpacklo_epi16(v[2 * i], v[2 * i + 1]);
-        t[2 * i + 1] = _mm_unpackhi_epi16(v[2 * i], v[2 * i + 1]);
-      }
-      for (int i = 0; i < 2; ++i)
-        for (int j = 0; j < 2; ++j) {
-          u[4 * i + 2 * j] = _mm_unpacklo_epi32(t[4 * i + j], t[4 * i + j + 2]);
-          u[4 * i + 2 * j + 1] = _mm_unpackhi_epi32(t[4 * i + j], t[4 * i + j + 2]);
-        }
-      // u[0..3]: columns (0,1), (2,3), (4,5), (6,7) of rows 0-3; u[4..7] of rows 4-7.
-      int16_t* d = dst + c0 * rows + r0;
-      for (int i = 0; i < 4; ++i) {
-        _mm_storeu_si128((__m128i*)(d + (2 * i) * rows), _mm_unpacklo_epi64(u[i], u[i + 4]));
-        _mm_storeu_si128((__m128i*)(d + (2 * i + 1) * rows), _mm_unpackhi_epi64(u[i], u[i + 4]));
+  __m256i v[8];
+  for (int64_t r0 = 0; r0 < tiled_rows; r0 += 8) {
+    int64_t c0 = 0;
+    for (; c0 + 16 <= tiled_cols; c0 += 16) {
+      for (int i = 0; i < 8; ++i) v[i] = _mm256_loadu_si256((const __m256i*)(src + (r0 + i) * cols + c0));
+      transpose_8x8_halves(v);
+      for (int k = 0; k < 8; ++k) {
+        _mm_storeu_si128((__m128i*)(dst + (c0 + k) * rows + r0), _mm256_castsi256_si128(v[k]));
+        _mm_storeu_si128((__m128i*)(dst + (c0 + 8 + k) * rows + r0), _mm256_extracti128_si256(v[k], 1));
       }
     }
+    if (c0 < tiled_cols) {
+      for (int i = 0; i < 8; ++i)
+        v[i] = _mm256_castsi128_si256(_mm_loadu_si128((const __m128i*)(src + (r0 + i) * cols + c0)));
+      transpose_8x8_halves(v);
+      for (int k = 0; k < 8; ++k) _mm_storeu_si128((__m128i*)(dst + (c0 + k) * rows + r0), _mm256_castsi256_si128(v[k]));
+    }
+  }
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t c = r < tiled_rows ? tiled_cols : 0; c < cols; ++c) dst[c * rows + r] = src[r * cols + c];
+}
+
+// uint8 output rows [0, count) of the block from its levels ([out_row,
+// kLanes], not yet clamped): the transpose of transpose_avx2, packed to
+// bytes with unsigned saturation (the clamp to [0, 255]) and stored straight
+// into the rows (row stride out_row).
+SSLFAST_TARGET_AVX2 inline void store_levels_avx2(const int16_t* __restrict__ levels, int64_t out_row, int64_t count,
+                                                  uint8_t* __restrict__ out) {
+  const int64_t tiled = out_row - out_row % 16;
+  __m256i v[8];
+  for (int64_t e0 = 0; e0 < tiled; e0 += 16)
+    for (int64_t l0 = 0; l0 < count; l0 += 8) {
+      // Low halves: elements e0..e0+7, high halves: e0+8..e0+15, lanes l0..l0+7.
+      for (int i = 0; i < 8; ++i)
+        v[i] = _mm256_loadu2_m128i((const __m128i*)(levels + (e0 + 8 + i) * kLanes + l0),
+                                   (const __m128i*)(levels + (e0 + i) * kLanes + l0));
+      transpose_8x8_halves(v);
+      // v[k]: elements e0..e0+15 of lane l0 + k; two lanes per pack.
+      for (int k = 0; k < 8; k += 2) {
+        const __m256i bytes = _mm256_permute4x64_epi64(_mm256_packus_epi16(v[k], v[k + 1]), 0xd8);
+        if (l0 + k < count) _mm_storeu_si128((__m128i*)(out + (l0 + k) * out_row + e0), _mm256_castsi256_si128(bytes));
+        if (l0 + k + 1 < count)
+          _mm_storeu_si128((__m128i*)(out + (l0 + k + 1) * out_row + e0), _mm256_extracti128_si256(bytes, 1));
+      }
+    }
+  for (int64_t l = 0; l < count; ++l)
+    for (int64_t e = tiled; e < out_row; ++e) out[l * out_row + e] = (uint8_t)clamp_level(levels[e * kLanes + l]);
 }
 #endif
 
@@ -238,7 +299,11 @@ inline void resize_block(const ResizeArgs& a, const int32_t* plan, int64_t plane
 #if SSLFAST_FIXED_AVX2
   if constexpr (Avx2) {
     transpose_avx2(columns, kLanes, in_row, across);
-    horizontal_avx2(a, plan, across, out_row, levels);
+    horizontal_avx2<!std::is_same_v<Out, uint8_t>>(a, plan, across, out_row, levels);
+    if constexpr (std::is_same_v<Out, uint8_t>) {  // uint8 output: identity affine map
+      store_levels_avx2(levels, out_row, count, static_cast<uint8_t*>(a.output) + (plane * a.out_h + y0) * out_row);
+      return;
+    }
     transpose_avx2(levels, out_row, kLanes, rows);
   }
 #endif
