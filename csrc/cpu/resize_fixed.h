@@ -77,6 +77,7 @@ inline void transpose_portable(const int16_t* __restrict__ src, int64_t rows, in
     for (int64_t c = 0; c < cols; ++c) dst[c * rows + r] = src[r * cols + c];
 }
 
+constexpr int64_t kStoreChunk = 32;  // output pixels per horizontal pass + store of uint8 output (a multiple of 16)
 constexpr int64_t kMaxPairs = 16;  // longer horizontal windows take the portable loop
 
 // Per output pixel of the horizontal pass, built once per task: the offset
@@ -163,22 +164,23 @@ SSLFAST_TARGET_AVX2 inline void vertical_avx2(const ResizeArgs& a, const uint8_t
 
 // An odd last tap pairs with weight 0: its partner line is read (it lies
 // inside the block: windows never end past the input) and multiplied by 0.
+// Output pixels [x0, x1) into dst ([(x1 - x0) * interleave, kLanes]).
 template <bool Clamp>
 SSLFAST_TARGET_AVX2 inline void horizontal_avx2(const ResizeArgs& a, const int32_t* plan, const int16_t* across,
-                                                int64_t out_row, int16_t* __restrict__ dst) {
+                                                int64_t x0, int64_t x1, int16_t* __restrict__ dst) {
   const int64_t il = a.interleave, stride = il * kLanes;
   const __m256i zero = _mm256_setzero_si256(), top = _mm256_set1_epi16(255);
-  for (int64_t xo = 0; xo * il < out_row; ++xo) {
+  for (int64_t xo = x0; xo < x1; ++xo) {
     const int32_t* p = plan + xo * kPlanStride;
     const int64_t pairs = p[1];
     if (pairs < 0) {
-      horizontal_portable(a, across, xo * il, (xo + 1) * il, dst);
+      horizontal_portable(a, across, xo * il, (xo + 1) * il, dst - x0 * il * kLanes);
       continue;
     }
     const int shift = p[2];
     for (int64_t c = 0; c < il; ++c) {
       const int16_t* first = across + p[0] + c * kLanes;
-      int16_t* out = dst + (xo * il + c) * kLanes;
+      int16_t* out = dst + ((xo - x0) * il + c) * kLanes;
       for (int64_t l = 0; l < kLanes; l += 16) {
         __m256i lo, hi;
         madd_first_pair(_mm256_loadu_si256((const __m256i*)(first + l)),
@@ -243,13 +245,13 @@ SSLFAST_TARGET_AVX2 inline void transpose_avx2(const int16_t* __restrict__ src, 
     for (int64_t c = r < tiled_rows ? tiled_cols : 0; c < cols; ++c) dst[c * rows + r] = src[r * cols + c];
 }
 
-// uint8 output rows [0, count) of the block from its levels ([out_row,
-// kLanes], not yet clamped): the transpose of transpose_avx2, packed to
-// bytes with unsigned saturation (the clamp to [0, 255]) and stored straight
-// into the rows (row stride out_row).
-SSLFAST_TARGET_AVX2 inline void store_levels_avx2(const int16_t* __restrict__ levels, int64_t out_row, int64_t count,
-                                                  uint8_t* __restrict__ out) {
-  const int64_t tiled = out_row - out_row % 16;
+// uint8 output rows [0, count) of the block from the levels of `width`
+// elements ([width, kLanes], not yet clamped): the transpose of
+// transpose_avx2, packed to bytes with unsigned saturation (the clamp to
+// [0, 255]) and stored straight into the rows (row stride out_row).
+SSLFAST_TARGET_AVX2 inline void store_levels_avx2(const int16_t* __restrict__ levels, int64_t width, int64_t count,
+                                                  int64_t out_row, uint8_t* __restrict__ out) {
+  const int64_t tiled = width - width % 16;
   __m256i v[8];
   for (int64_t e0 = 0; e0 < tiled; e0 += 16)
     for (int64_t l0 = 0; l0 < count; l0 += 8) {
@@ -267,7 +269,7 @@ SSLFAST_TARGET_AVX2 inline void store_levels_avx2(const int16_t* __restrict__ le
       }
     }
   for (int64_t l = 0; l < count; ++l)
-    for (int64_t e = tiled; e < out_row; ++e) out[l * out_row + e] = (uint8_t)clamp_level(levels[e * kLanes + l]);
+    for (int64_t e = tiled; e < width; ++e) out[l * out_row + e] = (uint8_t)clamp_level(levels[e * kLanes + l]);
 }
 #endif
 
@@ -299,11 +301,17 @@ inline void resize_block(const ResizeArgs& a, const int32_t* plan, int64_t plane
 #if SSLFAST_FIXED_AVX2
   if constexpr (Avx2) {
     transpose_avx2(columns, kLanes, in_row, across);
-    horizontal_avx2<!std::is_same_v<Out, uint8_t>>(a, plan, across, out_row, levels);
     if constexpr (std::is_same_v<Out, uint8_t>) {  // uint8 output: identity affine map
-      store_levels_avx2(levels, out_row, count, static_cast<uint8_t*>(a.output) + (plane * a.out_h + y0) * out_row);
+      // In chunks of output pixels, so that the levels stay in L1.
+      uint8_t* out = static_cast<uint8_t*>(a.output) + (plane * a.out_h + y0) * out_row;
+      for (int64_t x0 = 0; x0 < a.out_w; x0 += kStoreChunk) {
+        const int64_t x1 = a.out_w - x0 < kStoreChunk ? a.out_w : x0 + kStoreChunk;
+        horizontal_avx2<false>(a, plan, across, x0, x1, levels);
+        store_levels_avx2(levels, (x1 - x0) * a.interleave, count, out_row, out + x0 * a.interleave);
+      }
       return;
     }
+    horizontal_avx2<true>(a, plan, across, 0, a.out_w, levels);
     transpose_avx2(levels, out_row, kLanes, rows);
   }
 #endif
