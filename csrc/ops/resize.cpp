@@ -87,6 +87,7 @@ at::Tensor resize(const at::Tensor& images, at::IntArrayRef size, c10::string_vi
   at::Tensor out = at::empty({images.size(0), images.size(1), size[0], size[1]},
                              images.options().dtype(out_type).memory_format(layout));
   if (images.numel() == 0) return out;
+  advise_huge_pages(out);
   Resampling r = plan_resampling(images, size[0], size[1], code, antialias);
   r.args.output = out.data_ptr();
   r.args.affine = affine;
@@ -115,6 +116,8 @@ std::tuple<at::Tensor, at::Tensor> sr_pair(const at::Tensor& images, int64_t fac
   at::Tensor hr = at::empty(images.sizes(), images.options().dtype(out_dtype));
   at::Tensor lr = at::empty({images.size(0), images.size(1), out_h, out_w}, images.options().dtype(out_dtype));
   if (images.numel() == 0) return {lr, hr};
+  advise_huge_pages(hr);
+  advise_huge_pages(lr);
   Resampling r = plan_resampling(images, out_h, out_w, code, /*antialias=*/true);
   r.args.output = lr.data_ptr();
   r.args.affine = affine;
