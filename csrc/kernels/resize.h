@@ -655,16 +655,44 @@ struct GrayArgs {
   int64_t batch, channels, height, width;
 };
 
+// Gray values of `count` pixels from pixel `offset` (y * width + x) of an
+// image with Channels channels into out[0 .. count-1]. Channels is a
+// compile-time count so that the CPU row loop keeps the per-channel
+// constants in registers and vectorises.
+template <int Channels, typename In>
+SSLFAST_HD void gray_pixels(const GrayArgs& a, const In* __restrict__ image, int64_t offset, int64_t count,
+                            float* __restrict__ out) {
+  const int64_t plane = a.height * a.width;
+  float scale[Channels], bias[Channels], weight[Channels];
+  for (int c = 0; c < Channels; ++c) {
+    const int64_t slot = a.pre.slot(c);
+    scale[c] = a.pre.scale[slot];
+    bias[c] = a.pre.bias[slot];
+    weight[c] = a.weight[c];
+  }
+  for (int64_t x = 0; x < count; ++x) {
+    float g = 0.f;
+    for (int c = 0; c < Channels; ++c)
+      g = mul_add_rn(weight[c], mul_add_rn(load_value(image + c * plane + offset + x), scale[c], bias[c]), g);
+    out[x] = g;
+  }
+}
+
+// gray_pixels for the image's channel count (1 or 3).
+template <typename In>
+SSLFAST_HD void gray_span(const GrayArgs& a, const In* image, int64_t offset, int64_t count, float* out) {
+  if (a.channels == 3) {
+    gray_pixels<3>(a, image, offset, count, out);
+  } else {
+    gray_pixels<1>(a, image, offset, count, out);
+  }
+}
+
 // Gray value of pixel `offset` (y * width + x) of image b.
 template <typename In>
 SSLFAST_HD float gray_at(const GrayArgs& a, const In* image, int64_t offset) {
-  const int64_t plane = a.height * a.width;
-  float g = 0.f;
-  for (int64_t c = 0; c < a.channels; ++c) {
-    const int64_t slot = a.pre.slot(c);
-    const float v = mul_add_rn(load_value(image + c * plane + offset), a.pre.scale[slot], a.pre.bias[slot]);
-    g = mul_add_rn(a.weight[c], v, g);
-  }
+  float g;
+  gray_span(a, image, offset, 1, &g);
   return g;
 }
 
@@ -686,8 +714,7 @@ SSLFAST_HD void gray_row(const GrayArgs& a, int64_t b, int64_t y, float* __restr
     for (int64_t x = 1; x <= a.width; ++x) line[x] = 0.f;
     return;
   }
-  const In* __restrict__ image = static_cast<const In*>(a.input) + b * a.channels * a.height * a.width + y * a.width;
-  for (int64_t x = 0; x < a.width; ++x) line[x + 1] = gray_at(a, image, x);
+  gray_span(a, static_cast<const In*>(a.input) + b * a.channels * a.height * a.width, y * a.width, a.width, line + 1);
 }
 
 // 3x3 Sobel of a gray neighbourhood g[row][col] (row 0 above, col 0 left):
