@@ -412,12 +412,12 @@ void run_fixed(std::mt19937_64& rng, ResampleFilter filter, bool antialias, int6
   fixed::plan_columns(a, plan.data());
   a.output = portable.data();
   for (int64_t item = 0; item < planes * resize_blocks_per_plane(a); ++item)
-    fixed::resize_block_item<Out, false>(a, nullptr, item, scratch.data());
+    fixed::block_item<Out, false>(a, nullptr, item, scratch.data());
   const bool avx2 = fixed::have_avx2();
   if (avx2) {
     a.output = vector.data();
     for (int64_t item = 0; item < planes * resize_blocks_per_plane(a); ++item)
-      fixed::resize_block_item<Out, true>(a, plan.data(), item, scratch.data());
+      fixed::block_item<Out, true>(a, plan.data(), item, scratch.data());
   }
   const std::string label = std::string("fixed ") + filter_name(filter) + " aa=" + std::to_string(antialias) + " " +
                             std::to_string(in_h) + "x" + std::to_string(in_w) + "->" + std::to_string(out_h) + "x" +
@@ -491,8 +491,8 @@ void test_sr_pair_fixed(std::mt19937_64& rng) {
   fixed::plan_columns(a.lr, plan.data());
   const int64_t items = planes * resize_blocks_per_plane(a.lr);
   for (int64_t item = 0; item < items; ++item) {
-    if (fixed::have_avx2()) fixed::sr_pair_block_item<float, true>(a, plan.data(), item, scratch.data());
-    else fixed::sr_pair_block_item<float, false>(a, nullptr, item, scratch.data());
+    if (fixed::have_avx2()) fixed::block_item<float, true>(a, plan.data(), item, scratch.data());
+    else fixed::block_item<float, false>(a, nullptr, item, scratch.data());
   }
   CHECK(hr_e.guards_intact() && lr_e.guards_intact() && hr_r.guards_intact() && lr_r.guards_intact());
   for (int64_t f = 0; f < hr_numel; ++f) CHECK(same_bits(hr_e[f], hr_r[f]));

@@ -46,38 +46,22 @@ SSLFAST_RESAMPLE_CLONES __attribute__((flatten)) void sr_pair_items(const SrPair
 // processor has it (compiled for AVX2 as a whole, so its plain loops use it
 // too), else the portable one; the same bits either way.
 #if SSLFAST_FIXED_AVX2
-template <typename Out>
-SSLFAST_TARGET_AVX2 __attribute__((flatten)) void fixed_resize_avx2(const ResizeArgs& args, int64_t begin,
-                                                                    int64_t end, int16_t* scratch) {
-  std::vector<int32_t> plan((size_t)fixed::plan_size(args));
-  fixed::plan_columns(args, plan.data());
-  for (int64_t item = begin; item < end; ++item) fixed::resize_block_item<Out, true>(args, plan.data(), item, scratch);
-}
-
-template <typename Out>
-SSLFAST_TARGET_AVX2 __attribute__((flatten)) void fixed_sr_pair_avx2(const SrPairArgs& args, int64_t begin,
-                                                                     int64_t end, int16_t* scratch) {
-  std::vector<int32_t> plan((size_t)fixed::plan_size(args.lr));
-  fixed::plan_columns(args.lr, plan.data());
-  for (int64_t item = begin; item < end; ++item)
-    fixed::sr_pair_block_item<Out, true>(args, plan.data(), item, scratch);
+template <typename Out, typename Args>
+SSLFAST_TARGET_AVX2 __attribute__((flatten)) void fixed_items_avx2(const Args& args, int64_t begin, int64_t end,
+                                                                   int16_t* scratch) {
+  std::vector<int32_t> plan((size_t)fixed::plan_size(fixed::resampled(args)));
+  fixed::plan_columns(fixed::resampled(args), plan.data());
+  for (int64_t item = begin; item < end; ++item) fixed::block_item<Out, true>(args, plan.data(), item, scratch);
 }
 #endif
 
-template <typename Out>
-void fixed_resize_items(const ResizeArgs& args, int64_t begin, int64_t end, int16_t* scratch) {
+// Work items [begin, end) of a resize (ResizeArgs) or an sr_pair (SrPairArgs).
+template <typename Out, typename Args>
+void fixed_items(const Args& args, int64_t begin, int64_t end, int16_t* scratch) {
 #if SSLFAST_FIXED_AVX2
-  if (fixed::have_avx2()) return fixed_resize_avx2<Out>(args, begin, end, scratch);
+  if (fixed::have_avx2()) return fixed_items_avx2<Out>(args, begin, end, scratch);
 #endif
-  for (int64_t item = begin; item < end; ++item) fixed::resize_block_item<Out, false>(args, nullptr, item, scratch);
-}
-
-template <typename Out>
-void fixed_sr_pair_items(const SrPairArgs& args, int64_t begin, int64_t end, int16_t* scratch) {
-#if SSLFAST_FIXED_AVX2
-  if (fixed::have_avx2()) return fixed_sr_pair_avx2<Out>(args, begin, end, scratch);
-#endif
-  for (int64_t item = begin; item < end; ++item) fixed::sr_pair_block_item<Out, false>(args, nullptr, item, scratch);
+  for (int64_t item = begin; item < end; ++item) fixed::block_item<Out, false>(args, nullptr, item, scratch);
 }
 
 template <typename In, typename Out>
@@ -131,7 +115,7 @@ void resize(const ResizeArgs& args, DType in, DType out) {
       if (args.fixed) {
         at::parallel_for(0, items, block_grain(args.out_row()), [&](int64_t begin, int64_t end) {
           std::vector<int16_t> scratch((size_t)fixed::block_scratch(args));
-          fixed_resize_items<Out>(args, begin, end, scratch.data());
+          fixed_items<Out>(args, begin, end, scratch.data());
         });
         return;
       }
@@ -151,7 +135,7 @@ void sr_pair(const SrPairArgs& args, DType out) {
     if (lr.fixed) {
       at::parallel_for(0, items, block_grain(args.factor * lr.in_w), [&](int64_t begin, int64_t end) {
         std::vector<int16_t> scratch((size_t)fixed::block_scratch(lr));
-        fixed_sr_pair_items<Out>(args, begin, end, scratch.data());
+        fixed_items<Out>(args, begin, end, scratch.data());
       });
       return;
     }

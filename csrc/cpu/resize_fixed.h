@@ -334,9 +334,13 @@ inline void resize_block(const ResizeArgs& a, const int32_t* plan, int64_t plane
   }
 }
 
+// The resampling a job's column plan is made for: the resize itself, or sr_pair's LR.
+inline const ResizeArgs& resampled(const ResizeArgs& a) { return a; }
+inline const ResizeArgs& resampled(const SrPairArgs& a) { return a.lr; }
+
 // Work item `item` (as resize_block_item) of resize.
 template <typename Out, bool Avx2>
-inline void resize_block_item(const ResizeArgs& a, const int32_t* plan, int64_t item, int16_t* scratch) {
+inline void block_item(const ResizeArgs& a, const int32_t* plan, int64_t item, int16_t* scratch) {
   const int64_t per_plane = resize_blocks_per_plane(a);
   const int64_t plane = item / per_plane, y0 = (item % per_plane) * kResizeBlockRows;
   const int64_t count = a.out_h - y0 < kResizeBlockRows ? a.out_h - y0 : kResizeBlockRows;
@@ -345,7 +349,7 @@ inline void resize_block_item(const ResizeArgs& a, const int32_t* plan, int64_t 
 
 // Work item `item` of sr_pair: the LR block and the HR rows it covers.
 template <typename Out, bool Avx2>
-inline void sr_pair_block_item(const SrPairArgs& a, const int32_t* plan, int64_t item, int16_t* scratch) {
+inline void block_item(const SrPairArgs& a, const int32_t* plan, int64_t item, int16_t* scratch) {
   const int64_t per_plane = resize_blocks_per_plane(a.lr);
   const int64_t plane = item / per_plane, y0 = (item % per_plane) * kResizeBlockRows;
   const int64_t count = a.lr.out_h - y0 < kResizeBlockRows ? a.lr.out_h - y0 : kResizeBlockRows;
