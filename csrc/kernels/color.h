@@ -299,8 +299,8 @@ struct BinSearch {
 // The k smallest (squared distance, index) pairs offered so far, ascending.
 // Only the first `size` entries are meaningful.
 struct NearestK {
-  float dist[kMaxNeighbours];
-  int index[kMaxNeighbours];
+  float dist[kMaxNeighbours] = {};  // zeroed: GCC -O3 cannot see that entries are written before read
+  int index[kMaxNeighbours] = {};
   int k;
   int size;
 
