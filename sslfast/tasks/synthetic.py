@@ -161,7 +161,12 @@ class SyntheticNet(nn.Module):
         encoder.train()
         self.decoder = DenseDecoder(stage_channels, decoder_width)
         self.heads = nn.Conv2d(decoder_width, 1 + 3 + 1, 1)
-        self.discriminator = nn.Sequential(nn.Linear(encoder.out_channels, disc_hidden), nn.ReLU(inplace=True),
+        # The features standardised over the batch (both domains) first, as the
+        # fresh domain classifier of the alignment check sees them: otherwise
+        # channels of small spread, which that classifier weighs as much as
+        # any, barely move the discriminator and so escape the reversal.
+        self.discriminator = nn.Sequential(nn.BatchNorm1d(encoder.out_channels, affine=False),
+                                           nn.Linear(encoder.out_channels, disc_hidden), nn.ReLU(inplace=True),
                                            nn.Linear(disc_hidden, 1))
 
     def forward(self, x: torch.Tensor) -> Dict[str, torch.Tensor]:
@@ -238,9 +243,9 @@ class SyntheticTask(PretextTask):
     train_defaults = {"optimizer": "adamw", "lr": 2e-3, "weight_decay": 1e-4}
 
     def __init__(self, grayscale: bool = False, weights: Sequence[float] = (5.0, 10.0, 1.0),
-                 domain_weight: float = 0.05, background: str = "real", objects: Sequence[int] = (1, 4),
+                 domain_weight: float = 2.0, background: str = "real", objects: Sequence[int] = (1, 4),
                  ground_plane: float = 0.7, central: bool = True, samples: int = 2, decoder_width: int = 32,
-                 disc_hidden: int = 128, disc_lr: float = 1.0, ramp: bool = False, probe_folds: int = 4,
+                 disc_hidden: int = 128, disc_lr: float = 10.0, ramp: bool = True, probe_folds: int = 4,
                  mean=None, std=None):
         if background not in BACKGROUNDS:
             raise ValueError(f"background: expected one of {', '.join(BACKGROUNDS)}, got {background!r}")
@@ -248,6 +253,8 @@ class SyntheticTask(PretextTask):
             raise ValueError(f"weights: expected three non-negative numbers (depth, normals, edges), got {weights!r}")
         if domain_weight < 0:
             raise ValueError(f"domain_weight: expected a non-negative number, got {domain_weight}")
+        if isinstance(disc_hidden, bool) or not isinstance(disc_hidden, int) or disc_hidden < 1:
+            raise ValueError(f"disc_hidden: expected an int >= 1, got {disc_hidden!r}")
         if disc_lr <= 0:
             raise ValueError(f"disc_lr: expected a positive learning-rate factor, got {disc_lr}")
         if isinstance(probe_folds, bool) or not isinstance(probe_folds, int) or probe_folds < 2:
