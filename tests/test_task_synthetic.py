@@ -121,7 +121,7 @@ def test_balanced_bce_and_error_against_formulas():
 
 
 def test_a_few_steps_lower_the_loss_and_log_the_discriminator(tmp_path):
-    task = get_task("synthetic", ramp=True)
+    task = get_task("synthetic", domain_weight=0.05, ramp=True)
     trainer = Trainer(task, real_images(16, 16), config(tmp_path, steps=20))
     rows = trainer.fit()
     dense = [r["loss"] - r["domain_loss"] for r in rows]
@@ -140,6 +140,20 @@ def test_a_few_steps_lower_the_loss_and_log_the_discriminator(tmp_path):
     for name, value in fresh.encoder.state_dict().items():
         assert torch.equal(kept[name], value), name
     assert not all(torch.equal(trained[name], value) for name, value in fresh.encoder.state_dict().items())
+
+
+def test_discriminator_sees_the_features_standardised_over_the_batch():
+    model = get_task("synthetic").build_model("small", **TINY).train()
+    generator = torch.Generator().manual_seed(2)
+    features = torch.randn(12, model.encoder.out_channels, generator=generator)
+    # The same MLP on the batch-standardised features (biased variance, BatchNorm's eps), written out.
+    standardised = (features - features.mean(0)) / torch.sqrt(features.var(0, unbiased=False) + 1e-5)
+    torch.testing.assert_close(model.discriminator(features), model.discriminator[1:](standardised))
+    # So a per-channel rescale and shift of the trunk's features cannot fool it.
+    scale = torch.rand(model.encoder.out_channels, generator=generator) * 10 + 0.1
+    shift = torch.randn(model.encoder.out_channels, generator=generator) * 5
+    torch.testing.assert_close(model.discriminator(features * scale + shift), model.discriminator(features),
+                               atol=1e-4, rtol=1e-4)
 
 
 def test_discriminator_learns_at_its_own_rate_and_the_initial_trunk_is_not_optimised():
@@ -181,7 +195,8 @@ def test_resume_gives_the_same_next_losses(tmp_path):
 def test_bad_options_name_the_argument():
     for options, name in (({"background": "sky"}, "background"), ({"weights": (1, 2)}, "weights"),
                           ({"domain_weight": -1}, "domain_weight"), ({"disc_lr": 0}, "disc_lr"),
-                          ({"probe_folds": 1}, "probe_folds")):
+                          ({"probe_folds": 1}, "probe_folds"), ({"disc_hidden": 0}, "disc_hidden"),
+                          ({"disc_hidden": 2.5}, "disc_hidden")):
         with pytest.raises(ValueError, match=f"^{name}"):
             get_task("synthetic", **options)
 
