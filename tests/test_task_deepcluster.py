@@ -10,7 +10,7 @@ from torch import nn
 from sslfast import ops
 from sslfast.tasks import get_task
 from sslfast.tasks.deepcluster import pca_whiten, uniform_cluster_order
-from sslfast.train import TrainConfig, Trainer
+from sslfast.train import IndexedImages, TrainConfig, Trainer
 
 from task_helpers import one_thread, photo_crops, show_writes_a_picture
 
@@ -63,6 +63,25 @@ def test_crops_are_resized_parts_of_each_image_seeded_per_sample():
         assert error.min() < 0.1, error.min()
         found.append(int(error.argmin()))
     assert len(set(found)) > 1  # the crops' places differ between samples
+
+
+@pytest.mark.parametrize("batch_ops", ["sslfast", "torch"])
+def test_cluster_crop_clusters_the_resized_centre_of_each_image(batch_ops):
+    images = photo_crops(6, 32)
+    task = get_task("deepcluster", cluster_crop=0.5, batch_ops=batch_ops, feature_batch=4)
+    model = task.build_model(widths=(8, 16))
+    features = task.embed(model, IndexedImages(images), range(6), torch.device("cpu"))
+    # Oracle: the central 16 px square, upsampled with torch's bilinear (as
+    # uint8), then the whole-image features of the same model.
+    centre = images[:, :, 8:24, 8:24].float()
+    upsampled = nn.functional.interpolate(centre, size=(32, 32), mode="bilinear", align_corners=False)
+    expected = get_task("deepcluster", batch_ops=batch_ops).embed(
+        model, IndexedImages(upsampled.round().clamp(0, 255).to(torch.uint8)), range(6), torch.device("cpu"))
+    uncropped = get_task("deepcluster", batch_ops=batch_ops).embed(model, IndexedImages(images), range(6),
+                                                                   torch.device("cpu"))
+    scale = expected.abs().max()
+    assert (features - expected).abs().max() < 0.02 * scale  # uint8 rounding of the two resizes may differ
+    assert (features - uncropped).abs().max() > 0.2 * scale
 
 
 def test_head_convs_keep_the_clustered_layer_above_the_encoder(tmp_path):
@@ -174,5 +193,7 @@ def test_bad_options():
         get_task("deepcluster", init="kmeans")
     with pytest.raises(ValueError, match="^crop"):
         get_task("deepcluster", crop=0)
+    with pytest.raises(ValueError, match="^cluster_crop"):
+        get_task("deepcluster", cluster_crop=1.5)
     with pytest.raises(ValueError, match="^head_convs"):
         get_task("deepcluster", head_convs=-1)
