@@ -27,7 +27,7 @@ test-cuda: $(EXTENSION) $(DEV)
 # reused): rotation on digits, then every task on shapes (frame_order
 # pretrains on the built-in videos).
 TASKS := rotation jigsaw context deepcluster colorization splitbrain superres inpainting synthetic frame_order
-RESULTS_STEPS := 300 rotation=600 colorization=150 splitbrain=150 superres=150 inpainting=150 synthetic=150 frame_order=300
+RESULTS_STEPS := 300 rotation=600 deepcluster=600 colorization=150 splitbrain=150 superres=150 inpainting=150 synthetic=150 frame_order=300
 
 results: $(EXTENSION)
 	$(PY) -m sslfast results --tasks rotation --eval-data digits --steps 300

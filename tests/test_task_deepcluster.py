@@ -10,7 +10,7 @@ from torch import nn
 from sslfast import ops
 from sslfast.tasks import get_task
 from sslfast.tasks.deepcluster import pca_whiten, uniform_cluster_order
-from sslfast.train import TrainConfig, Trainer
+from sslfast.train import IndexedImages, TrainConfig, Trainer
 
 from task_helpers import one_thread, photo_crops, show_writes_a_picture
 
@@ -65,9 +65,32 @@ def test_crops_are_resized_parts_of_each_image_seeded_per_sample():
     assert len(set(found)) > 1  # the crops' places differ between samples
 
 
+@pytest.mark.parametrize("batch_ops", ["sslfast", "torch"])
+def test_cluster_crop_clusters_the_resized_centre_of_each_image(batch_ops):
+    """The default (0.5) clusters each image's central half, resized back."""
+    images = photo_crops(6, 32)
+    task = get_task("deepcluster", batch_ops=batch_ops, feature_batch=4)
+    assert task.cluster_crop == 0.5
+    model = task.build_model(widths=(8, 16))
+    features = task.embed(model, IndexedImages(images), range(6), torch.device("cpu"))
+    # Oracle: the central 16 px square, upsampled with torch's bilinear (as
+    # uint8), then the whole-image features of the same model.
+    centre = images[:, :, 8:24, 8:24].float()
+    upsampled = nn.functional.interpolate(centre, size=(32, 32), mode="bilinear", align_corners=False)
+    def whole_image_features(pictures):
+        whole = get_task("deepcluster", cluster_crop=1.0, batch_ops=batch_ops)
+        return whole.embed(model, IndexedImages(pictures), range(6), torch.device("cpu"))
+
+    expected = whole_image_features(upsampled.round().clamp(0, 255).to(torch.uint8))
+    uncropped = whole_image_features(images)
+    scale = expected.abs().max()
+    assert (features - expected).abs().max() < 0.02 * scale  # uint8 rounding of the two resizes may differ
+    assert (features - uncropped).abs().max() > 0.2 * scale
+
+
 def test_head_convs_keep_the_clustered_layer_above_the_encoder(tmp_path):
     images = photo_crops(64, 32)
-    task, trainer, rows = tiny_run(tmp_path, images, steps=5, head_convs=1)
+    task, trainer, rows = tiny_run(tmp_path, images, steps=5, head_convs=1, cluster_crop=1.0)
     model = trainer.raw_model
     assert len(model.head.convs) > 0 and not any(m is model.head for m in model.encoder.modules())
     x = task.prepare_input(images[:4])
@@ -148,7 +171,8 @@ def test_nmi_is_sklearns():
 
 def test_a_few_steps_lower_the_loss_within_an_epoch(tmp_path):
     images = photo_crops(256, 32)
-    _, _, rows = tiny_run(tmp_path, images, steps=16, flip=False)  # one epoch of 16 steps
+    # One epoch of 16 steps, on the easiest labels (no flips, whole-image clusters).
+    _, _, rows = tiny_run(tmp_path, images, steps=16, flip=False, cluster_crop=1.0)
     losses = [r["loss"] for r in rows]
     assert sum(losses[-4:]) / 4 < sum(losses[:4]) / 4 - 0.05, losses
 
@@ -174,5 +198,7 @@ def test_bad_options():
         get_task("deepcluster", init="kmeans")
     with pytest.raises(ValueError, match="^crop"):
         get_task("deepcluster", crop=0)
+    with pytest.raises(ValueError, match="^cluster_crop"):
+        get_task("deepcluster", cluster_crop=1.5)
     with pytest.raises(ValueError, match="^head_convs"):
         get_task("deepcluster", head_convs=-1)
