@@ -88,6 +88,15 @@ def test_cluster_crop_clusters_the_resized_centre_of_each_image(batch_ops):
     assert (features - uncropped).abs().max() > 0.2 * scale
 
 
+def test_image_cache_never_serves_another_data_set():
+    """A new data set at a freed one's address (same id()) must not get the
+    freed one's cached images."""
+    task = get_task("deepcluster")
+    for seed in range(20):
+        images = photo_crops(4, 16, seed=seed)
+        assert torch.equal(task._load(IndexedImages(images), range(4)), images)
+
+
 def test_head_convs_keep_the_clustered_layer_above_the_encoder(tmp_path):
     images = photo_crops(64, 32)
     task, trainer, rows = tiny_run(tmp_path, images, steps=5, head_convs=1, cluster_crop=1.0)

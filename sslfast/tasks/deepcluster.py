@@ -187,7 +187,7 @@ class DeepClusterTask(PretextTask):
         self.labels_epoch: Optional[int] = None  # the epoch they were made for
         self.last_nmi = 0.0
         self.history: List[Dict[str, float]] = []
-        self._cache: Optional[tuple] = None  # ((data set id, shard), uint8 images)
+        self._cache: Optional[tuple] = None  # (data set, shard (start, stop), uint8 images)
 
     # -- input ---------------------------------------------------------------
     def prepare_input(self, images: torch.Tensor) -> torch.Tensor:
@@ -270,12 +270,14 @@ class DeepClusterTask(PretextTask):
         """uint8 images ``dataset[indices]``; kept for later epochs when they
         take at most ``CACHE_BYTES`` (decoding or rendering the data set anew
         every epoch costs more than the forward pass)."""
-        key = (id(dataset), indices.start, indices.stop)
-        if self._cache is not None and self._cache[0] == key:
-            return self._cache[1]
+        # Keyed on the data set object itself (held, compared with `is`): an
+        # id() key could match a new data set that took a freed one's address.
+        if (self._cache is not None and self._cache[0] is dataset
+                and self._cache[1] == (indices.start, indices.stop)):
+            return self._cache[2]
         images = torch.stack([image for image, _ in dataset.__getitems__(list(indices))]) if len(indices) else None
         if images is not None and images.numel() * images.element_size() <= CACHE_BYTES:
-            self._cache = (key, images)
+            self._cache = (dataset, (indices.start, indices.stop), images)
         return images
 
     @torch.no_grad()
