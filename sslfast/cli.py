@@ -116,6 +116,7 @@ def quality(args) -> str:
 
     task, model, state = load_checkpoint(args.checkpoint, "cpu")
     size = args.size or state["config"].get("image_size") or 64
+    args.data = args.data or task.held_out_data
     dataset = _dataset(args.data, args.split, size)
     try:
         rows = quality_report(task, model, dataset, args.count, args.seed, args.device)
@@ -180,7 +181,7 @@ def show(args) -> str:
             raise CommandError(f"--checkpoint: {args.checkpoint} holds a {task.name!r} model, not {args.task!r}")
     else:
         task = get_task(args.task, **_task_options(args.option))
-    data = _dataset(args.data, args.split, args.size)
+    data = _dataset(args.data or task.held_out_data, args.split, args.size)
     index = torch.arange(min(args.count, len(data)))
     images = torch.stack([torch.as_tensor(data[i][0] if isinstance(data[i], (tuple, list)) else data[i])
                           for i in index.tolist()])
@@ -334,7 +335,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("quality", help="how well a trained model solves its pretext on held-out data, "
                                             "beside a trivial baseline")
     p.add_argument("checkpoint")
-    p.add_argument("--data", default="photos")
+    p.add_argument("--data", default=None, help="held-out data (default: the task's, photos for still-image tasks, "
+                                                "videos for frame_order)")
     p.add_argument("--split", choices=("train", "test"), default="test")
     p.add_argument("--size", type=int, default=None, help="image side (default: the pretraining size)")
     p.add_argument("--count", type=int, default=256, help="number of held-out images")
@@ -347,7 +349,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("task", help="a task name, or a data set (photos, shapes, digits or a folder)")
     p.add_argument("--split", choices=("train", "test"), default="test")
     p.add_argument("--checkpoint", default=None)
-    p.add_argument("--data", default="photos")
+    p.add_argument("--data", default=None, help="source images (default: the task's, photos for still-image tasks, "
+                                                "videos for frame_order)")
     p.add_argument("--size", type=int, default=96)
     p.add_argument("--count", type=int, default=8, help="number of source images")
     p.add_argument("--columns", type=int, default=8)

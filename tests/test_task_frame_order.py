@@ -91,11 +91,11 @@ def test_quality_and_show_from_a_checkpoint(windows, tmp_path, video_cache):
     assert rows[0]["metric"] == "frame order accuracy" and 0.5 <= rows[0]["baseline"] <= 1
     assert 0 <= rows[0]["model"] <= 1
     out = tmp_path / "show.png"
-    assert cli_main(["show", "frame_order", "--checkpoint", str(tmp_path / "checkpoint.pt"), "--data", "videos",
+    # No --data: show and quality default to the task's held-out data, the videos.
+    assert cli_main(["show", "frame_order", "--checkpoint", str(tmp_path / "checkpoint.pt"),
                      "--size", "24", "--count", "4", "--out", str(out)]) == 0
     assert os.path.getsize(out) > 0
-    assert cli_main(["quality", str(tmp_path / "checkpoint.pt"), "--data", "videos", "--count", "32",
-                     "--out", str(tmp_path)]) == 0
+    assert cli_main(["quality", str(tmp_path / "checkpoint.pt"), "--count", "32", "--out", str(tmp_path)]) == 0
     assert (tmp_path / "quality_videos.md").exists()
 
 

@@ -30,6 +30,9 @@ class PretextTask:
     train_defaults: Dict[str, Any] = {}
     # What `sslfast pretrain` trains on when --data is not given.
     default_data: str = "shapes"
+    # What `sslfast show` and `sslfast quality` draw and score when --data is
+    # not given: held-out real photographs, for the tasks on still images.
+    held_out_data: str = "photos"
 
     def __init__(self, **options: Any):
         self.options = options

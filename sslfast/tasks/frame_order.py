@@ -106,6 +106,7 @@ class FrameOrderTask(PretextTask):
     ``mean``/``std`` (input normalisation)."""
 
     name = "frame_order"
+    default_data = held_out_data = "videos"  # tuples are mined from clips; still images cannot make them
     train_defaults = {"optimizer": "adamw", "lr": 3e-3, "weight_decay": 1e-4}  # SGD at 0.05 diverged in short runs
 
     def __init__(self, positive: float = 0.5, crop: Optional[int] = None, hidden: int = 256, grid: int = 8,
