@@ -45,6 +45,7 @@ FAMILIES = {
     "sr_pair": "benchmarks.sr_pair_impls",
     "resize": "benchmarks.resize_impls",
     "sobel": "benchmarks.sobel_impls",
+    "grayscale": "benchmarks.grayscale_impls",
     "mask": "benchmarks.mask_impls",
     "kmeans": "benchmarks.kmeans_impls",
     "pretext_batches": "benchmarks.pretext_batch_impls",

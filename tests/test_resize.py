@@ -283,6 +283,21 @@ def test_grayscale_matches_torchvision(dtype, generator):
         torch.testing.assert_close(got.double(), want, atol=1e-6 if dtype == torch.float32 else 1e-2, rtol=1e-2)
 
 
+def test_grayscale_spans_cross_rows_planes_and_threads(generator):
+    """The CPU loop works in spans of up to 1024 pixels inside one image; with
+    planes of 4087 pixels and two threads, spans and thread chunks start and
+    end mid-plane."""
+    images = random_images((9, 3, 61, 67), torch.uint8, generator)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        got = ops.grayscale(images, out_dtype=torch.float32)
+    finally:
+        torch.set_num_threads(threads)
+    want = TF.rgb_to_grayscale(images.double() / 255)
+    torch.testing.assert_close(got.double(), want, atol=1e-6, rtol=0)
+
+
 def test_grayscale_options(generator):
     images = random_images((2, 3, 5, 5), torch.uint8, generator)
     got = ops.grayscale(images, weights=(1 / 3, 1 / 3, 1 / 3), mean=0.5, std=0.25)

@@ -4,6 +4,7 @@
 // inline code is compiled into each clone.
 #include <ATen/Parallel.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "../kernels/dispatch_dtypes.h"
@@ -64,9 +65,17 @@ void fixed_items(const Args& args, int64_t begin, int64_t end, int16_t* scratch)
   for (int64_t item = begin; item < end; ++item) fixed::block_item<Out, false>(args, nullptr, item, scratch);
 }
 
+// Pixels [begin, end) in spans of up to kGraySpan that stay inside one image.
 template <typename In, typename Out>
 SSLFAST_CPU_CLONES __attribute__((flatten)) void grayscale_pixels(const GrayArgs& args, int64_t begin, int64_t end) {
-  for (int64_t flat = begin; flat < end; ++flat) grayscale_element<In, Out>(args, flat);
+  constexpr int64_t kGraySpan = 1024;
+  float gray[kGraySpan];
+  const int64_t plane = args.height * args.width;
+  for (int64_t flat = begin; flat < end;) {
+    const int64_t count = std::min({end - flat, plane - flat % plane, kGraySpan});
+    grayscale_span<In, Out>(args, flat, count, gray);
+    flat += count;
+  }
 }
 
 // Sobel rows [begin, end) of the [batch * height] rows, with three padded

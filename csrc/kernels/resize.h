@@ -696,12 +696,20 @@ SSLFAST_HD float gray_at(const GrayArgs& a, const In* image, int64_t offset) {
   return g;
 }
 
+// Output pixels [flat, flat + count) of grayscale, all in one image (CPU:
+// rows of pixels through `gray` scratch of count floats; CUDA: count 1).
+template <typename In, typename Out>
+SSLFAST_HD void grayscale_span(const GrayArgs& a, int64_t flat, int64_t count, float* __restrict__ gray) {
+  const int64_t plane = a.height * a.width;
+  gray_span(a, static_cast<const In*>(a.input) + (flat / plane) * a.channels * plane, flat % plane, count, gray);
+  Out* __restrict__ out = static_cast<Out*>(a.output) + flat;
+  for (int64_t i = 0; i < count; ++i) store_value(out + i, mul_add_rn(gray[i], a.post.scale[0], a.post.bias[0]));
+}
+
 template <typename In, typename Out>
 SSLFAST_HD void grayscale_element(const GrayArgs& a, int64_t flat) {
-  const int64_t plane = a.height * a.width;
-  const In* image = static_cast<const In*>(a.input) + (flat / plane) * a.channels * plane;
-  const float g = gray_at(a, image, flat % plane);
-  store_value(static_cast<Out*>(a.output) + flat, mul_add_rn(g, a.post.scale[0], a.post.bias[0]));
+  float g;
+  grayscale_span<In, Out>(a, flat, 1, &g);
 }
 
 // Gray values of row y of image b into line[1 .. width], with the zero
