@@ -12,7 +12,7 @@ import torch
 from sslfast import ops
 
 from .common import Impl, require
-from .images import ImageBatch, photo_batch
+from .images import ImageBatch, batch_group_name, photo_inputs
 
 FAMILY = "grayscale"
 REFERENCE = "sslfast"
@@ -20,14 +20,11 @@ SHAPES = [(256, 3, 64, 64), (32, 3, 224, 224)]
 QUICK_SHAPES = SHAPES
 
 Inputs = ImageBatch
+make_inputs = photo_inputs
 
 
 def group_name(shape) -> str:
-    return f"{FAMILY} {'x'.join(map(str, shape))}"
-
-
-def make_inputs(shape, device: str = "cpu", seed: int = 0) -> Inputs:
-    return Inputs(photo_batch(shape, seed).to(device), device)
+    return batch_group_name(FAMILY, shape)
 
 
 def bytes_moved(inputs: Inputs) -> int:
@@ -65,18 +62,20 @@ def _kornia(inp: Inputs):
     return lambda: kornia.color.rgb_to_grayscale(x.to(torch.float32).div_(255), rgb_weights=weights)
 
 
-def _opencv(inp: Inputs):
+def opencv_gray(inp: Inputs):
+    """OpenCV's way, per HWC image (also the first step of Sobel's OpenCV
+    peer): ``(cv2, gray)``, where ``gray(i)`` is image i's float32 ``[H, W]``
+    gray in [0, 1] units, the uint8 -> float conversion included."""
     cv2 = require("cv2")
     hwc = np.ascontiguousarray(inp.x.numpy().transpose(0, 2, 3, 1))
     matrix = np.asarray([ops.LUMA_WEIGHTS], dtype=np.float32) / 255
+    return cv2, lambda i: cv2.transform(hwc[i].astype(np.float32), matrix).reshape(hwc.shape[1:3])
 
-    def run():
-        out = np.empty((hwc.shape[0], 1, hwc.shape[1], hwc.shape[2]), dtype=np.float32)
-        for i, img in enumerate(hwc):
-            out[i, 0] = cv2.transform(img.astype(np.float32), matrix).reshape(out.shape[2:])
-        return torch.from_numpy(out)
 
-    return run
+def _opencv(inp: Inputs):
+    _, gray = opencv_gray(inp)
+    batch = inp.x.shape[0]
+    return lambda: torch.from_numpy(np.stack([gray(i) for i in range(batch)])[:, None])
 
 
 IMPLS = [

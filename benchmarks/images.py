@@ -37,3 +37,13 @@ class ImageBatch:
     @property
     def batch(self) -> int:
         return self.x.shape[0]
+
+
+def photo_inputs(shape, device: str = "cpu", seed: int = 0) -> ImageBatch:
+    """``make_inputs`` of a job whose input is just a batch of photo crops."""
+    return ImageBatch(photo_batch(shape, seed).to(device), device)
+
+
+def batch_group_name(family: str, shape) -> str:
+    """``group_name`` of such a job: the family and the batch shape."""
+    return f"{family} {'x'.join(map(str, shape))}"

@@ -14,7 +14,8 @@ import torch.nn.functional as F
 from sslfast import ops
 
 from .common import Impl, require
-from .images import ImageBatch, photo_batch
+from .grayscale_impls import opencv_gray
+from .images import ImageBatch, batch_group_name, photo_inputs
 
 FAMILY = "sobel"
 REFERENCE = "sslfast"
@@ -24,14 +25,11 @@ SOBEL_X = ((-1.0, 0.0, 1.0), (-2.0, 0.0, 2.0), (-1.0, 0.0, 1.0))
 
 
 Inputs = ImageBatch
+make_inputs = photo_inputs
 
 
 def group_name(shape) -> str:
-    return f"{FAMILY} {'x'.join(map(str, shape))}"
-
-
-def make_inputs(shape, device: str = "cpu", seed: int = 0) -> Inputs:
-    return Inputs(photo_batch(shape, seed).to(device), device)
+    return batch_group_name(FAMILY, shape)
 
 
 def bytes_moved(inputs: Inputs) -> int:
@@ -96,16 +94,15 @@ def _kornia(inp: Inputs):
 
 
 def _opencv(inp: Inputs):
-    cv2 = require("cv2")
-    hwc = np.ascontiguousarray(inp.x.numpy().transpose(0, 2, 3, 1))
-    matrix = np.asarray([ops.LUMA_WEIGHTS], dtype=np.float32) / 255
+    cv2, gray = opencv_gray(inp)
+    batch, _, height, width = inp.x.shape
 
     def run():
-        out = np.empty((hwc.shape[0], 2, hwc.shape[1], hwc.shape[2]), dtype=np.float32)
-        for i, img in enumerate(hwc):
-            gray = cv2.transform(img.astype(np.float32), matrix)
-            cv2.Sobel(gray, cv2.CV_32F, 1, 0, dst=out[i, 0], ksize=3, borderType=cv2.BORDER_CONSTANT)
-            cv2.Sobel(gray, cv2.CV_32F, 0, 1, dst=out[i, 1], ksize=3, borderType=cv2.BORDER_CONSTANT)
+        out = np.empty((batch, 2, height, width), dtype=np.float32)
+        for i in range(batch):
+            image = gray(i)
+            cv2.Sobel(image, cv2.CV_32F, 1, 0, dst=out[i, 0], ksize=3, borderType=cv2.BORDER_CONSTANT)
+            cv2.Sobel(image, cv2.CV_32F, 0, 1, dst=out[i, 1], ksize=3, borderType=cv2.BORDER_CONSTANT)
         return torch.from_numpy(out)
 
     return run
