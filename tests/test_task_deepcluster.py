@@ -200,6 +200,24 @@ def test_show_and_quality(tmp_path):
     assert 0 <= rows[0]["model"] <= 1 and 0 <= rows[0]["baseline"] <= 1
 
 
+def test_quality_clusters_centre_crops_and_predicts_on_whole_images(monkeypatch):
+    task = get_task("deepcluster", k=4, pca_dim=4, cluster_crop=0.5)
+    model = task.build_model(widths=(8, 16)).eval()
+    images = photo_crops(32, 32)
+    clustered = []
+    real_kmeans = ops.kmeans
+    monkeypatch.setattr(ops, "kmeans", lambda x, *a, **kw: clustered.append(x) or real_kmeans(x, *a, **kw))
+    task.quality(model, images, torch.arange(32), seed=0)
+    # Oracle: the central 16 px square upsampled by torch's bilinear resize.
+    centre = nn.functional.interpolate(images[:, :, 8:24, 8:24].float(), size=(32, 32), mode="bilinear",
+                                       antialias=True).round().clamp(0, 255).to(torch.uint8)
+    with torch.no_grad():
+        want = pca_whiten(model.features(task.prepare_input(centre)).float(), 4)
+        whole = pca_whiten(model.features(task.prepare_input(images)).float(), 4)
+    assert torch.allclose(clustered[0], want, atol=0.05)
+    assert not torch.allclose(clustered[0], whole, atol=0.05)
+
+
 def test_bad_options():
     with pytest.raises(ValueError, match="^k"):
         get_task("deepcluster", k=1)

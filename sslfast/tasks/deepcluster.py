@@ -367,12 +367,15 @@ class DeepClusterTask(PretextTask):
     def quality(self, model: nn.Module, images: torch.Tensor, index: torch.Tensor, seed: int) -> List[Dict]:
         """NMI between the head's predictions and a fresh k-means of the
         held-out features (does the head still name the clusters the
-        features form?), beside the same with the predictions shuffled."""
+        features form?), beside the same with the predictions shuffled. As
+        in training, the head sees whole images and k-means the features of
+        their centre crops (``cluster_crop``)."""
         inputs = self.prepare_input(images)
+        clustered = self.prepare_input(self._centre_crops(images)) if self.cluster_crop < 1 else inputs
         with torch.no_grad():
             model = model.eval()
-            features = model.features(inputs).float()
-            predictions = model.classifier(features).argmax(1)
+            predictions = model.classifier(model.features(inputs).float()).argmax(1)
+            features = model.features(clustered).float()
         k = min(self.k, max(2, images.shape[0] // 4))
         clusters = ops.kmeans(pca_whiten(features, self.pca_dim), k, iters=self.kmeans_iters, seed=seed,
                               init=self.init).assignments
