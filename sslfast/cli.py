@@ -49,6 +49,22 @@ def _task_options(pairs: Sequence[str]) -> Dict[str, object]:
     return options
 
 
+def _results_options(pairs: Sequence[str], tasks: Sequence[str]) -> Dict[str, Dict[str, object]]:
+    """``[TASK:]KEY=VALUE`` strings -> per-task option dicts; without
+    ``TASK:`` the option goes to every task of the table."""
+    options: Dict[str, Dict[str, object]] = {}
+    for pair in pairs or ():
+        head, equals, value = pair.partition("=")
+        name, _, key = head.rpartition(":")
+        if not equals or not key:
+            raise CommandError(f"--option: expected KEY=VALUE or TASK:KEY=VALUE, got {pair!r}")
+        if name and name not in tasks:
+            raise CommandError(f"--option: {name!r} is not one of --tasks ({', '.join(tasks)})")
+        for target in [name] if name else tasks:
+            options.setdefault(target, {}).update(_task_options([f"{key}={value}"]))
+    return options
+
+
 def _dataset(name: str, split: str, size: int):
     if name not in ("photos", "shapes", "digits", "videos") and not os.path.isdir(name):
         raise CommandError(f"--data: {name!r} is neither a built-in data set (photos, shapes, digits, videos) "
@@ -285,6 +301,7 @@ def results(args) -> None:
     plan = ResultsPlan(tasks=tuple(args.tasks), seeds=args.seeds, pretrain_data=pretrain_data, task_data=task_data,
                        eval_data=tuple(args.eval_data), size=args.size,
                        out_dir=args.out, task_steps=task_steps, task_size=task_size,
+                       task_options=_results_options(args.option, args.tasks),
                        train=TrainConfig(steps=steps, batch_size=64, lr=0.05, warmup_steps=50,
                                          checkpoint_every=250, device=args.device))
     print(run(plan))
@@ -381,6 +398,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "the probe stays at --size (the encoders are fully convolutional)")
     p.add_argument("--steps", nargs="+", default=["1500"], metavar="N|TASK=N",
                    help="pretraining steps: N for every task, TASK=N for one (e.g. 300 colorization=150)")
+    p.add_argument("--option", action="append", metavar="[TASK:]KEY=VALUE",
+                   help="task option for every task or one, e.g. deepcluster:cluster_crop=1 (repeatable)")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--out", default=os.path.join("runs", "results"))
     return parser

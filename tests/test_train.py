@@ -215,6 +215,9 @@ def test_torchrun_two_processes_on_cpu(tmp_path):
     (["evaluate", "/no/such/checkpoint.pt"], "checkpoint"),
     (["results", "--steps", "rotation=0"], "--steps"),
     (["results", "--steps", "many"], "--steps"),
+    (["results", "--tasks", "rotation", "--option", "jigsaw:permutations=64"], "--option"),
+    (["results", "--option", "no_value"], "--option"),
+    (["pretrain", "rotation", "--option", "bogus=1"], "no option 'bogus'"),
 ])
 def test_cli_errors_are_messages(argv, message, capsys):
     assert cli_main(argv) == 2
@@ -257,6 +260,15 @@ def test_results_settings_per_task():
     assert _per_task("--steps", ["300", "colorization=150"], _steps, 1500) == (300, {"colorization": 150})
     assert _per_task("--steps", ["jigsaw=20"], _steps, 1500) == (1500, {"jigsaw": 20})
     assert _per_task("--pretrain-data", ["frame_order=videos"], _data_name, None) == (None, {"frame_order": "videos"})
+
+
+def test_results_options_per_task():
+    from sslfast.cli import _results_options
+
+    tasks = ["jigsaw", "context"]
+    assert _results_options(["jigsaw:permutations=64", "flip=false"], tasks) == {
+        "jigsaw": {"permutations": 64, "flip": False}, "context": {"flip": False}}
+    assert _results_options(None, tasks) == {}
 
 
 def test_results_table_reuses_finished_runs(tmp_path):

@@ -1,6 +1,7 @@
 """The task interface and the registry."""
 from __future__ import annotations
 
+import inspect
 from typing import Any, Dict, List, Optional, Tuple, Type
 
 import torch
@@ -148,6 +149,12 @@ def get_task(name: str, **options: Any) -> PretextTask:
     """A task instance by name, e.g. ``get_task("rotation", mode="one")``."""
     if name not in TASKS:
         raise ValueError(f"task: unknown task {name!r}; available: {', '.join(sorted(TASKS))}")
+    accepted = [p for p in inspect.signature(TASKS[name].__init__).parameters.values() if p.name != "self"]
+    if not any(p.kind == p.VAR_KEYWORD for p in accepted):
+        unknown = sorted(set(options) - {p.name for p in accepted})
+        if unknown:
+            raise ValueError(f"options: {name} has no option {', '.join(map(repr, unknown))}; "
+                             f"it takes {', '.join(p.name for p in accepted)}")
     return TASKS[name](**options)
 
 
