@@ -1,7 +1,7 @@
 """Markdown timing tables for the op families: sslfast against its peers.
 
-    python -m benchmarks.report [--quick] [--device cpu|cuda] [--family rotate|jigsaw|context|permutations|render|rgb_to_lab|colorization|all]
-                                [--reuse-freed-memory]
+    python -m benchmarks.report [--quick] [--device cpu|cuda] [--family NAME|all] [--threads N] [--cpu-time]
+                                [--reuse-freed-memory]    (NAME: a key of FAMILIES below)
 
 For every family and batch shape it times each implementation (warm-up, then
 the median of repeated calls, taken round-robin across the implementations so
