@@ -231,12 +231,16 @@ SrPairArgs sr_args(const Tables& t, const std::vector<uint8_t>& input, int64_t p
   return a;
 }
 
-void test_sr_pair(std::mt19937_64& rng) {
-  const int64_t planes = 3, in_h = 16, in_w = 12, factor = 4, out_h = 4, out_w = 3;
+// sr_pair's work items against its element path on 3 random planes of
+// in_h x in_w, bicubic x4: the float path, or with `fixed` the fixed-point
+// blocks (with the column plan; AVX2 where the processor has it).
+void test_sr_pair(std::mt19937_64& rng, int64_t in_h, int64_t in_w, bool fixed) {
+  const int64_t planes = 3, factor = 4, out_h = in_h / factor, out_w = in_w / factor;
   std::vector<uint8_t> input((size_t)(planes * in_h * in_w));
   for (uint8_t& v : input) v = random_value<uint8_t>(rng);
   const Tables t = make_tables(ResampleFilter::Bicubic, true, in_h, in_w, out_h, out_w);
-  SrPairArgs a = sr_args(t, input, planes, factor);  // the float path (fixed unset)
+  SrPairArgs a = sr_args(t, input, planes, factor);
+  a.lr.fixed = fixed;
   const int64_t hr_numel = planes * in_h * in_w, lr_numel = planes * out_h * out_w;
   Guarded<float> hr_e(hr_numel), lr_e(lr_numel), hr_r(hr_numel), lr_r(lr_numel);
   a.hr = hr_e.data();
@@ -244,9 +248,19 @@ void test_sr_pair(std::mt19937_64& rng) {
   for (int64_t f = 0; f < hr_numel + lr_numel; ++f) sr_pair_element<float>(a, f);
   a.hr = hr_r.data();
   a.lr.output = lr_r.data();
-  std::vector<float> scratch((size_t)resize_block_scratch(a.lr));
-  for (int64_t item = 0; item < planes * resize_blocks_per_plane(a.lr); ++item)
-    sr_pair_block_item<float>(a, item, scratch.data());
+  const int64_t items = planes * resize_blocks_per_plane(a.lr);
+  if (fixed) {
+    std::vector<int16_t> scratch((size_t)fixed::block_scratch(a.lr));
+    std::vector<int32_t> plan((size_t)fixed::plan_size(a.lr));
+    fixed::plan_columns(a.lr, plan.data());
+    for (int64_t item = 0; item < items; ++item) {
+      if (fixed::have_avx2()) fixed::block_item<float, true>(a, plan.data(), item, scratch.data());
+      else fixed::block_item<float, false>(a, nullptr, item, scratch.data());
+    }
+  } else {
+    std::vector<float> scratch((size_t)resize_block_scratch(a.lr));
+    for (int64_t item = 0; item < items; ++item) sr_pair_block_item<float>(a, item, scratch.data());
+  }
   CHECK(hr_e.guards_intact() && lr_e.guards_intact() && hr_r.guards_intact() && lr_r.guards_intact());
   for (int64_t f = 0; f < hr_numel; ++f) {
     CHECK(same_bits(hr_e[f], hr_r[f]));
@@ -471,34 +485,6 @@ void sweep_fixed(std::mt19937_64& rng) {
   run_fixed<uint8_t>(rng, ResampleFilter::Bilinear, false, 2, 20, 21, 45, 33, 1, /*constant=*/true);
 }
 
-// sr_pair's fixed-point work items (with the plan) against its element path.
-void test_sr_pair_fixed(std::mt19937_64& rng) {
-  const int64_t planes = 3, in_h = 96, in_w = 40, factor = 4, out_h = 24, out_w = 10;
-  std::vector<uint8_t> input((size_t)(planes * in_h * in_w));
-  for (uint8_t& v : input) v = random_value<uint8_t>(rng);
-  const Tables t = make_tables(ResampleFilter::Bicubic, true, in_h, in_w, out_h, out_w);
-  SrPairArgs a = sr_args(t, input, planes, factor);
-  a.lr.fixed = true;
-  const int64_t hr_numel = planes * in_h * in_w, lr_numel = planes * out_h * out_w;
-  Guarded<float> hr_e(hr_numel), lr_e(lr_numel), hr_r(hr_numel), lr_r(lr_numel);
-  a.hr = hr_e.data();
-  a.lr.output = lr_e.data();
-  for (int64_t f = 0; f < hr_numel + lr_numel; ++f) sr_pair_element<float>(a, f);
-  a.hr = hr_r.data();
-  a.lr.output = lr_r.data();
-  std::vector<int16_t> scratch((size_t)fixed::block_scratch(a.lr));
-  std::vector<int32_t> plan((size_t)fixed::plan_size(a.lr));
-  fixed::plan_columns(a.lr, plan.data());
-  const int64_t items = planes * resize_blocks_per_plane(a.lr);
-  for (int64_t item = 0; item < items; ++item) {
-    if (fixed::have_avx2()) fixed::block_item<float, true>(a, plan.data(), item, scratch.data());
-    else fixed::block_item<float, false>(a, nullptr, item, scratch.data());
-  }
-  CHECK(hr_e.guards_intact() && lr_e.guards_intact() && hr_r.guards_intact() && lr_r.guards_intact());
-  for (int64_t f = 0; f < hr_numel; ++f) CHECK(same_bits(hr_e[f], hr_r[f]));
-  for (int64_t f = 0; f < lr_numel; ++f) CHECK(same_bits(lr_e[f], lr_r[f]));
-}
-
 int main() {
   std::mt19937_64 rng(7);
   test_tables_match_definitions();
@@ -510,10 +496,10 @@ int main() {
   run_resize<uint8_t, float>(rng, ResampleFilter::Bicubic, true, 3, 16, 12, 4, 3, true);
   run_resize<uint8_t, float>(rng, ResampleFilter::Bicubic, true, 2, 19, 21, 40, 9, true, 3, true);
   run_resize<float, float>(rng, ResampleFilter::Bicubic, true, 2, 9, 30, 5, 17, false, 4, true);
-  test_sr_pair(rng);
+  test_sr_pair(rng, 16, 12, /*fixed=*/false);
   test_fixed_tables();
   sweep_fixed(rng);
-  test_sr_pair_fixed(rng);
+  test_sr_pair(rng, 96, 40, /*fixed=*/true);
   sweep_gray<uint8_t, float>(rng);
   sweep_gray<float, float>(rng);
   sweep_gray<Half, BFloat16>(rng);
