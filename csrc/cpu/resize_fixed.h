@@ -9,7 +9,8 @@
 //  2. transpose to [input element][block row], so that
 //  3. the horizontal pass runs along the block's rows as vector lanes (taps
 //     at a fixed distance, no gathers, any interleave);
-//  4. transpose the levels back and store them.
+//  4. transpose the levels back and store them (uint8 output: packed to
+//     bytes straight from the transpose, in chunks of kStoreChunk pixels).
 // With AVX2 both passes take two taps per vpmaddwd (int16 pairs into int32),
 // 16 lanes at a time; the portable copies do the same sums one element at a
 // time. Integer sums are exact, so every copy gives the same bits.
@@ -341,20 +342,16 @@ inline const ResizeArgs& resampled(const SrPairArgs& a) { return a.lr; }
 // Work item `item` (as resize_block_item) of resize.
 template <typename Out, bool Avx2>
 inline void block_item(const ResizeArgs& a, const int32_t* plan, int64_t item, int16_t* scratch) {
-  const int64_t per_plane = resize_blocks_per_plane(a);
-  const int64_t plane = item / per_plane, y0 = (item % per_plane) * kResizeBlockRows;
-  const int64_t count = a.out_h - y0 < kResizeBlockRows ? a.out_h - y0 : kResizeBlockRows;
-  resize_block<Out, Avx2>(a, plan, plane, y0, count, scratch);
+  const BlockRows b = block_rows(a, item);
+  resize_block<Out, Avx2>(a, plan, b.plane, b.y0, b.count, scratch);
 }
 
 // Work item `item` of sr_pair: the LR block and the HR rows it covers.
 template <typename Out, bool Avx2>
 inline void block_item(const SrPairArgs& a, const int32_t* plan, int64_t item, int16_t* scratch) {
-  const int64_t per_plane = resize_blocks_per_plane(a.lr);
-  const int64_t plane = item / per_plane, y0 = (item % per_plane) * kResizeBlockRows;
-  const int64_t count = a.lr.out_h - y0 < kResizeBlockRows ? a.lr.out_h - y0 : kResizeBlockRows;
-  sr_pair_hr_rows<Out>(a, plane, y0, count);
-  resize_block<Out, Avx2>(a.lr, plan, plane, y0, count, scratch);
+  const BlockRows b = block_rows(a.lr, item);
+  sr_pair_hr_rows<Out>(a, b.plane, b.y0, b.count);
+  resize_block<Out, Avx2>(a.lr, plan, b.plane, b.y0, b.count, scratch);
 }
 
 // Whether this processor runs the AVX2 copies.

@@ -588,12 +588,20 @@ SSLFAST_HD void resize_block(const ResizeArgs& a, int64_t plane, int64_t y0, int
 // Work items of the CPU path: (plane, block of rows) pairs.
 SSLFAST_HD int64_t resize_blocks_per_plane(const ResizeArgs& a) { return ceil_div(a.out_h, kResizeBlockRows); }
 
+// The output rows of work item `item`: rows [y0, y0 + count) of plane `plane`.
+struct BlockRows {
+  int64_t plane, y0, count;
+};
+SSLFAST_HD BlockRows block_rows(const ResizeArgs& a, int64_t item) {
+  const int64_t per_plane = resize_blocks_per_plane(a);
+  const int64_t y0 = (item % per_plane) * kResizeBlockRows;
+  return {item / per_plane, y0, a.out_h - y0 < kResizeBlockRows ? a.out_h - y0 : kResizeBlockRows};
+}
+
 template <typename In, typename Out>
 SSLFAST_HD void resize_block_item(const ResizeArgs& a, int64_t item, float* scratch) {
-  const int64_t per_plane = resize_blocks_per_plane(a);
-  const int64_t plane = item / per_plane, y0 = (item % per_plane) * kResizeBlockRows;
-  const int64_t count = a.out_h - y0 < kResizeBlockRows ? a.out_h - y0 : kResizeBlockRows;
-  resize_block<In, Out>(a, plane, y0, count, scratch);
+  const BlockRows b = block_rows(a, item);
+  resize_block<In, Out>(a, b.plane, b.y0, b.count, scratch);
 }
 
 // ---------------------------------------------------------------------------
@@ -636,11 +644,9 @@ SSLFAST_HD void sr_pair_hr_rows(const SrPairArgs& a, int64_t plane, int64_t y0, 
 // item of the float path; the fixed-point one is in csrc/cpu/resize_fixed.h).
 template <typename Out>
 SSLFAST_HD void sr_pair_block_item(const SrPairArgs& a, int64_t item, float* scratch) {
-  const int64_t per_plane = resize_blocks_per_plane(a.lr);
-  const int64_t plane = item / per_plane, y0 = (item % per_plane) * kResizeBlockRows;
-  const int64_t count = a.lr.out_h - y0 < kResizeBlockRows ? a.lr.out_h - y0 : kResizeBlockRows;
-  sr_pair_hr_rows<Out>(a, plane, y0, count);
-  resize_block<uint8_t, Out>(a.lr, plane, y0, count, scratch);
+  const BlockRows b = block_rows(a.lr, item);
+  sr_pair_hr_rows<Out>(a, b.plane, b.y0, b.count);
+  resize_block<uint8_t, Out>(a.lr, b.plane, b.y0, b.count, scratch);
 }
 
 // ---------------------------------------------------------------------------
