@@ -36,8 +36,9 @@ struct Resampling {
   ResizeArgs args{};
 };
 
+// With `fixed_point`, also the quantised tables of the fixed-point path (built only then).
 Resampling plan_resampling(const at::Tensor& images, int64_t out_h, int64_t out_w, ResampleFilter filter,
-                           bool antialias) {
+                           bool antialias, bool fixed_point) {
   const int64_t in_h = images.size(2), in_w = images.size(3);
   TORCH_CHECK_VALUE(in_h < (1LL << 31) && in_w < (1LL << 31), "images: height and width must be below 2^31");
   const ResampleSpec rows{filter, antialias, in_h, out_h, resample_taps(filter, antialias, in_h, out_h)};
@@ -45,10 +46,10 @@ Resampling plan_resampling(const at::Tensor& images, int64_t out_h, int64_t out_
   Resampling r;
   r.start = at::empty({out_h + out_w}, images.options().dtype(at::kInt));
   r.weight = at::empty({out_h * rows.taps + out_w * cols.taps}, images.options().dtype(at::kFloat));
-  r.fixed = at::empty({resample_fixed_size(rows, cols)}, images.options().dtype(at::kShort));
+  if (fixed_point) r.fixed = at::empty({resample_fixed_size(rows, cols)}, images.options().dtype(at::kShort));
   int32_t* start = r.start.data_ptr<int32_t>();
   float* weight = r.weight.data_ptr<float>();
-  int16_t* fixed = r.fixed.data_ptr<int16_t>();
+  int16_t* fixed = fixed_point ? r.fixed.data_ptr<int16_t>() : nullptr;
   run_on_device(images, [&] { cpu::resample_tables(rows, cols, start, weight, fixed); },
                 [&] {
 #ifdef SSLFAST_WITH_CUDA
@@ -58,9 +59,12 @@ Resampling plan_resampling(const at::Tensor& images, int64_t out_h, int64_t out_
   ResizeArgs& a = r.args;
   a.rows = row_axis(rows, start, weight);
   a.cols = column_axis(rows, cols, start, weight);
-  a.rows_q = fixed_row_axis(rows, cols, fixed);
-  a.cols_q = fixed_column_axis(rows, cols, fixed);
-  a.frac = fixed_frac_bits(filter);
+  a.fixed = fixed_point;
+  if (fixed_point) {
+    a.rows_q = fixed_row_axis(rows, cols, fixed);
+    a.cols_q = fixed_column_axis(rows, cols, fixed);
+    a.frac = fixed_frac_bits(filter);
+  }
   const bool nhwc = is_channels_last(images);
   a.planes = nhwc ? images.size(0) : images.size(0) * images.size(1);
   a.channels = images.size(1);
@@ -88,11 +92,11 @@ at::Tensor resize(const at::Tensor& images, at::IntArrayRef size, c10::string_vi
                              images.options().dtype(out_type).memory_format(layout));
   if (images.numel() == 0) return out;
   advise_huge_pages(out);
-  Resampling r = plan_resampling(images, size[0], size[1], code, antialias);
+  // uint8 to uint8 (the identity map): whole levels, in fixed point.
+  const bool fixed = in_type == at::kByte && out_type == at::kByte && is_identity(affine);
+  Resampling r = plan_resampling(images, size[0], size[1], code, antialias, fixed);
   r.args.output = out.data_ptr();
   r.args.affine = affine;
-  // uint8 to uint8 (the identity map): whole levels, in fixed point.
-  r.args.fixed = in_type == at::kByte && out_type == at::kByte && is_identity(affine);
   run_on_device(images, [&] { cpu::resize(r.args, in_code, out_code); },
                 [&] {
 #ifdef SSLFAST_WITH_CUDA
@@ -118,11 +122,11 @@ std::tuple<at::Tensor, at::Tensor> sr_pair(const at::Tensor& images, int64_t fac
   if (images.numel() == 0) return {lr, hr};
   advise_huge_pages(hr);
   advise_huge_pages(lr);
-  Resampling r = plan_resampling(images, out_h, out_w, code, /*antialias=*/true);
+  const bool fixed = quantize && (out_dtype != at::kByte || is_identity(affine));
+  Resampling r = plan_resampling(images, out_h, out_w, code, /*antialias=*/true, fixed);
   r.args.output = lr.data_ptr();
   r.args.affine = affine;
   r.args.quantize = quantize;
-  r.args.fixed = quantize && (out_dtype != at::kByte || is_identity(affine));
   SrPairArgs args{r.args, hr.data_ptr(), factor};
   run_on_device(images, [&] { cpu::sr_pair(args, out_code); },
                 [&] {
