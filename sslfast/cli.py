@@ -35,17 +35,22 @@ def _square_crop(photo: np.ndarray, size: int) -> torch.Tensor:
     return torch.from_numpy(square).permute(2, 0, 1).contiguous()
 
 
+def _option_value(text: str) -> object:
+    """An option's value: parsed as JSON when it can be, else the string."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
 def _task_options(pairs: Sequence[str]) -> Dict[str, object]:
-    """``key=value`` strings -> dict, values parsed as JSON when they can be."""
+    """``key=value`` strings -> dict, values parsed by :func:`_option_value`."""
     options = {}
     for pair in pairs or ():
         if "=" not in pair:
             raise CommandError(f"--option: expected key=value, got {pair!r}")
         key, value = pair.split("=", 1)
-        try:
-            options[key] = json.loads(value)
-        except json.JSONDecodeError:
-            options[key] = value
+        options[key] = _option_value(value)
     return options
 
 
@@ -61,7 +66,7 @@ def _results_options(pairs: Sequence[str], tasks: Sequence[str]) -> Dict[str, Di
         if name and name not in tasks:
             raise CommandError(f"--option: {name!r} is not one of --tasks ({', '.join(tasks)})")
         for target in [name] if name else tasks:
-            options.setdefault(target, {}).update(_task_options([f"{key}={value}"]))
+            options.setdefault(target, {})[key] = _option_value(value)
     return options
 
 
