@@ -178,8 +178,8 @@ class DeepClusterTask(PretextTask):
         if head_convs < 0:
             raise ValueError(f"head_convs: expected 0 or more, got {head_convs}")
         super().__init__(k=k, pca_dim=pca_dim, kmeans_iters=kmeans_iters, init=init, flip=flip, crop=crop,
-                         cluster_crop=cluster_crop, head_convs=head_convs, feature_batch=feature_batch, mean=tuple(mean), std=tuple(std),
-                         batch_ops=batch_ops)
+                         cluster_crop=cluster_crop, head_convs=head_convs, feature_batch=feature_batch,
+                         mean=tuple(mean), std=tuple(std), batch_ops=batch_ops)
         self.k, self.pca_dim, self.kmeans_iters, self.init = k, pca_dim, kmeans_iters, init
         self.flip, self.feature_batch, self.mean, self.std = flip, feature_batch, tuple(mean), tuple(std)
         self.batch_ops, self.crop, self.cluster_crop, self.head_convs = batch_ops, crop, cluster_crop, head_convs
